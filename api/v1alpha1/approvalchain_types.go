@@ -31,7 +31,7 @@ type Approvers struct {
 }
 
 // ApprovalStep is one step of an approval chain.
-// +kubebuilder:validation:XValidation:rule="!(has(self.required) && self.requireAll)",message="required and requireAll are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!(has(self.required) && has(self.requireAll) && self.requireAll)",message="required and requireAll are mutually exclusive"
 // +kubebuilder:validation:XValidation:rule="!has(self.required) || self.required >= 1",message="required must be at least 1",fieldPath=".required"
 type ApprovalStep struct {
 	// Name identifies the step in a record's approvals.
@@ -87,7 +87,6 @@ type ApprovalChainSpec struct {
 // +kubebuilder:resource:path=approvalchains,singular=approvalchain,shortName=achain,categories=gatehouse
 // +kubebuilder:printcolumn:name="Resource",type=string,JSONPath=`.spec.resource`
 // +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`
-// +kubebuilder:printcolumn:name="Steps",type=string,JSONPath=`.spec.steps[*].name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.revision`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

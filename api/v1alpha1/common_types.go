@@ -11,7 +11,9 @@ import (
 // namespace (a Role, a UserGroup or an approval step). It must be a DNS label.
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=63
-// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"
+// A pattern rather than a CEL rule: names sit in nested lists where a CEL
+// rule's estimated cost would exceed the API server's budget.
+// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 type ObjectName string
 
 // ModuleName names a resource type (a module of the tenant application, such
@@ -135,6 +137,12 @@ type AccessObjectStatus struct {
 
 // AttributeValue is a subject attribute: one string or a list of strings. In
 // YAML both `unit: /ca/ab/calgary` and `facilities: [yard-1, yard-2]` work.
+//
+// The schema cannot say "string or list of strings" (structural schemas have
+// no such union, and CEL cannot see schemaless values), so any JSON is stored
+// and decoding never fails: a value of another shape keeps its raw JSON in
+// Invalid and the compiler reports it, instead of one bad object breaking the
+// decoding of every list that contains it.
 // +kubebuilder:validation:Schemaless
 // +kubebuilder:pruning:PreserveUnknownFields
 // +kubebuilder:validation:Type=""
@@ -143,6 +151,9 @@ type AttributeValue struct {
 	Values []string `json:"-"`
 	// List records that the attribute was written as a list, so it round-trips.
 	List bool `json:"-"`
+	// Invalid holds the raw JSON of a value that is neither a string nor a
+	// list of strings.
+	Invalid json.RawMessage `json:"-"`
 }
 
 // StringAttribute returns a scalar attribute value.
@@ -153,8 +164,12 @@ func ListAttribute(values ...string) AttributeValue {
 	return AttributeValue{Values: values, List: true}
 }
 
-// MarshalJSON writes a scalar attribute as a string and a list as an array.
+// MarshalJSON writes a scalar attribute as a string, a list as an array and
+// an invalid value as it was read.
 func (a AttributeValue) MarshalJSON() ([]byte, error) {
+	if a.Invalid != nil {
+		return a.Invalid, nil
+	}
 	if !a.List && len(a.Values) == 1 {
 		return json.Marshal(a.Values[0])
 	}
@@ -164,7 +179,8 @@ func (a AttributeValue) MarshalJSON() ([]byte, error) {
 	return json.Marshal(a.Values)
 }
 
-// UnmarshalJSON accepts a string or a list of strings and nothing else.
+// UnmarshalJSON accepts a string or a list of strings; anything else is kept
+// in Invalid.
 func (a *AttributeValue) UnmarshalJSON(data []byte) error {
 	var s string
 	if err := json.Unmarshal(data, &s); err == nil {
@@ -172,10 +188,19 @@ func (a *AttributeValue) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	var list []string
-	if err := json.Unmarshal(data, &list); err != nil {
-		return fmt.Errorf("attribute value must be a string or a list of strings, got %s", truncate(data, 40))
+	if err := json.Unmarshal(data, &list); err == nil {
+		*a = AttributeValue{Values: list, List: true}
+		return nil
 	}
-	*a = AttributeValue{Values: list, List: true}
+	*a = AttributeValue{Invalid: append(json.RawMessage(nil), data...)}
+	return nil
+}
+
+// Validate says why the value is not a string or a list of strings.
+func (a AttributeValue) Validate() error {
+	if a.Invalid != nil {
+		return fmt.Errorf("must be a string or a list of strings, got %s", truncate(a.Invalid, 40))
+	}
 	return nil
 }
 

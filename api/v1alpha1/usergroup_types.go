@@ -20,7 +20,6 @@ type Restriction struct {
 }
 
 // UserGroupSpec is the desired state of a UserGroup.
-// +kubebuilder:validation:XValidation:rule="!has(self.attributes) || !('unit' in self.attributes) || type(self.attributes.unit) == string",message="attributes.unit must be a single unit path",fieldPath=".attributes"
 type UserGroupSpec struct {
 	// DisplayName is the group's name as people read it.
 	// +kubebuilder:validation:MaxLength=128
