@@ -1,0 +1,362 @@
+package snapshot
+
+import (
+	"slices"
+	"strings"
+)
+
+// profileFor finds the profile of a request's subject: the precomputed one
+// of a known member, combined with the groups its IdP groups select. Only a
+// group set compile did not foresee allocates (and is cached).
+func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
+	if sub.ID == "" {
+		return nil, ReasonInvalidRequest
+	}
+	pi, known := s.subjects[sub.ID]
+	var base *profile
+	if known {
+		base = s.profiles[pi]
+	}
+	if len(sub.Groups) == 0 || len(s.ext) == 0 {
+		if !known {
+			return nil, ReasonUnknownSubject
+		}
+		return base, ""
+	}
+	var ebuf [16]int32
+	extra := ebuf[:0]
+	for _, name := range sub.Groups {
+		for _, gi := range s.ext[name] {
+			for _, a := range s.groups[gi].ancestors {
+				if (base == nil || !containsSorted(base.groups, a)) && !slices.Contains(extra, a) {
+					extra = append(extra, a)
+				}
+			}
+		}
+	}
+	if len(extra) == 0 {
+		if !known {
+			return nil, ReasonUnknownSubject
+		}
+		return base, ""
+	}
+	var gbuf [32]int32
+	all := gbuf[:0]
+	if base != nil {
+		all = append(all, base.groups...)
+	}
+	all = append(all, extra...)
+	slices.Sort(all)
+	var kbuf [128]byte
+	key := groupKey(kbuf[:0], all)
+	if pi, ok := s.profileKey[string(key)]; ok {
+		return s.profiles[pi], ""
+	}
+	s.extMu.Lock()
+	p, ok := s.extCache[string(key)]
+	s.extMu.Unlock()
+	if ok {
+		return p, ""
+	}
+	p = &profile{groups: slices.Clone(all)}
+	s.fillProfileNoShare(p)
+	s.extMu.Lock()
+	if len(s.extCache) < maxExtCache {
+		s.extCache[string(key)] = p
+	}
+	s.extMu.Unlock()
+	return p, ""
+}
+
+// fillProfileNoShare builds a request-time profile. extMu serialises it with
+// other request-time builds, the only writers of the permission-set cache
+// after Compile returned.
+func (s *Snapshot) fillProfileNoShare(p *profile) {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	s.fillProfile(p, nil)
+}
+
+func containsSorted(xs []int32, x int32) bool {
+	_, ok := slices.BinarySearch(xs, x)
+	return ok
+}
+
+// Check answers whether the subject may perform the action on the record.
+// It denies when in doubt: no snapshot, unknown subject, no roles, unknown
+// resource or action, no matching scope, false or failing condition, or a
+// group restriction.
+func (s *Snapshot) Check(req *Request) Decision {
+	if s == nil {
+		return Decision{Reason: ReasonNoSnapshot}
+	}
+	if req == nil {
+		return Decision{Reason: ReasonInvalidRequest}
+	}
+	p, why := s.profileFor(&req.Subject)
+	if p == nil {
+		return Decision{Reason: why}
+	}
+	return s.check(p, req)
+}
+
+func (s *Snapshot) check(p *profile, req *Request) Decision {
+	ps := p.perm
+	if !ps.hasRoles {
+		return Decision{Reason: ReasonNoRoles}
+	}
+	ri, resKnown := s.resIdx[req.Resource.Type]
+	ai, actKnown := s.actIdx[req.Action]
+	W := s.words
+	w := int(ai >> 6)
+	bit := uint64(1) << (ai & 63)
+	base := int(ri)*nScopes*W + w
+	bits := ps.bits[base : base+(nScopes-1)*W+1]
+	var scopes uint16
+	for sc := 0; sc < nScopes; sc++ {
+		if bits[sc*W]&bit != 0 {
+			scopes |= 1 << sc
+		}
+	}
+	row := &ps.rows[ri]
+	if scopes != 0 {
+		if m := s.matchScopes(scopes, p, &req.Subject, &req.Resource); m != 0 {
+			if !s.restrictionsHold(row, p, req) {
+				return Decision{Reason: ReasonRestricted}
+			}
+			return Decision{Allowed: true, Reason: ReasonAllowed, Matched: s.findMatch(p, row, w, bit, m)}
+		}
+	}
+	hadCond := false
+	if row.nCond > 0 {
+		var act *activation
+		for i := range row.grants {
+			g := &row.grants[i]
+			if g.cond == nil || g.acts[w]&bit == 0 {
+				continue
+			}
+			hadCond = true
+			if s.matchScopes(g.mask, p, &req.Subject, &req.Resource) == 0 {
+				continue
+			}
+			if !s.restrictionsHold(row, p, req) {
+				return Decision{Reason: ReasonRestricted}
+			}
+			if act == nil {
+				act = s.activationFor(p, req.Subject.ID, req.Subject.Type, &req.Subject, req.Action, &req.Resource, req.Context)
+			}
+			if g.cond.eval(act) {
+				return Decision{Allowed: true, Reason: ReasonAllowed, Matched: s.match(p, g)}
+			}
+		}
+	}
+	switch {
+	case scopes != 0:
+		return Decision{Reason: ReasonScopeNotMatched}
+	case hadCond:
+		return Decision{Reason: ReasonConditionFalse}
+	case !resKnown:
+		return Decision{Reason: ReasonUnknownResource}
+	case !actKnown:
+		return Decision{Reason: ReasonUnknownAction}
+	}
+	return Decision{Reason: ReasonNotPermitted}
+}
+
+// findMatch returns the first unconditional grant that explains an allow.
+func (s *Snapshot) findMatch(p *profile, row *permRow, w int, bit uint64, matched uint16) *Match {
+	for i := range row.grants {
+		g := &row.grants[i]
+		if g.cond == nil && g.mask&matched != 0 && g.acts[w]&bit != 0 {
+			return s.match(p, g)
+		}
+	}
+	return nil
+}
+
+// match maps a grant to the precomputed Match of the first group (by name)
+// giving the subject the role.
+func (s *Snapshot) match(p *profile, g *rowGrant) *Match {
+	for _, src := range p.srcs {
+		if src.role == g.role {
+			return &s.groups[src.group].matches[src.k][g.flat]
+		}
+	}
+	return nil
+}
+
+func (s *Snapshot) restrictionsHold(row *permRow, p *profile, req *Request) bool {
+	for _, m := range row.restrict {
+		if s.matchScopes(m, p, &req.Subject, &req.Resource) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// matchScopes returns the scopes of mask the record satisfies for the
+// subject. Empty values never match: a record without an owner is nobody's.
+func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resource) uint16 {
+	if mask&maskAll != 0 {
+		return maskAll
+	}
+	var out uint16
+	id := sub.ID
+	a := p.attr
+	for sc := scOwn; sc < nScopes; sc++ {
+		if mask&(1<<sc) == 0 {
+			continue
+		}
+		ok := false
+		switch sc {
+		case scOwn:
+			ok = res.OwnerID != "" && res.OwnerID == id
+		case scAssigned:
+			ok = id != "" && slices.Contains(res.AssigneeIDs, id)
+		case scContact:
+			ok = id != "" && slices.Contains(res.ProjectContacts, id)
+		case scUnit, scUnitTree:
+			ru := normUnit(res.Unit)
+			if ru == "" {
+				break
+			}
+			tree := sc == scUnitTree
+			if a.hasUnit {
+				for _, u := range a.units {
+					if unitMatch(u, ru, tree) {
+						ok = true
+						break
+					}
+				}
+			} else if sub.Unit != "" {
+				ok = unitMatch(normUnit(sub.Unit), ru, tree)
+			}
+		case scFacility:
+			if res.FacilityID == "" {
+				break
+			}
+			if a.hasFacilities {
+				ok = slices.Contains(a.facilities, res.FacilityID)
+			} else {
+				ok = slices.Contains(sub.Facilities, res.FacilityID)
+			}
+		case scCompany:
+			c := res.CompanyID
+			if c == "" {
+				break
+			}
+			if a.hasCompany {
+				ok = slices.Contains(a.company, c)
+			} else {
+				ok = sub.Company == c
+			}
+			if !ok {
+				if a.hasCompanies {
+					ok = slices.Contains(a.companies, c)
+				} else {
+					ok = slices.Contains(sub.Companies, c)
+				}
+			}
+		}
+		if ok {
+			out |= 1 << sc
+		}
+	}
+	return out
+}
+
+// unitMatch: unit scope needs the same unit; unitTree also accepts units
+// below the subject's, on a path-segment boundary (/ca/ab covers /ca/ab and
+// /ca/ab/calgary, not /ca/abc).
+func unitMatch(subjectUnit, recordUnit string, tree bool) bool {
+	if subjectUnit == recordUnit {
+		return true
+	}
+	if !tree || !strings.HasPrefix(recordUnit, subjectUnit) {
+		return false
+	}
+	return subjectUnit == "/" || recordUnit[len(subjectUnit)] == '/'
+}
+
+// activationFor builds the CEL variables for one evaluation. Snapshot
+// attributes win over request properties of the same name.
+func (s *Snapshot) activationFor(p *profile, id, typ string, sub *Subject, action string, res *Resource, ctx map[string]any) *activation {
+	props := make(map[string]any, len(sub.Properties)+len(p.attr.props)+5)
+	for k, v := range sub.Properties {
+		props[k] = v
+	}
+	if sub.Unit != "" {
+		props[AttrUnit] = sub.Unit
+	}
+	if sub.Company != "" {
+		props[AttrCompany] = sub.Company
+	}
+	if sub.Companies != nil {
+		props[AttrCompanies] = sub.Companies
+	}
+	if sub.Facilities != nil {
+		props[AttrFacilities] = sub.Facilities
+	}
+	if sub.Groups != nil {
+		props[AttrGroups] = sub.Groups
+	}
+	for k, v := range p.attr.props {
+		props[k] = v
+	}
+	subject := map[string]any{"id": id, "type": typ, "properties": props, "groups": p.groupNames, "roles": p.roleNames}
+	if ctx == nil {
+		ctx = map[string]any{}
+	}
+	return &activation{
+		subject:  subject,
+		resource: resourceMap(res),
+		action:   map[string]any{"name": action},
+		context:  ctx,
+	}
+}
+
+// resourceMap is the CEL view of a record: standard properties are folded
+// back into properties under their documented names.
+func resourceMap(res *Resource) map[string]any {
+	props := make(map[string]any, len(res.Properties)+7)
+	for k, v := range res.Properties {
+		props[k] = v
+	}
+	if res.OwnerID != "" {
+		props[PropOwnerID] = res.OwnerID
+	}
+	if res.AssigneeIDs != nil {
+		props[PropAssigneeIDs] = res.AssigneeIDs
+	}
+	if res.Unit != "" {
+		props[PropUnit] = res.Unit
+	}
+	if res.FacilityID != "" {
+		props[PropFacilityID] = res.FacilityID
+	}
+	if res.CompanyID != "" {
+		props[PropCompanyID] = res.CompanyID
+	}
+	if res.ProjectContacts != nil {
+		props[PropProjectContacts] = res.ProjectContacts
+	}
+	if res.Approvals != nil {
+		list := make([]any, len(res.Approvals))
+		for i, a := range res.Approvals {
+			list[i] = map[string]any{"step": a.Step, "by": a.By}
+		}
+		props[PropApprovals] = list
+	}
+	return map[string]any{"type": res.Type, "id": res.ID, "properties": props}
+}
+
+// Standard resource property names (as sent in resource.properties).
+const (
+	PropOwnerID         = "ownerId"
+	PropAssigneeIDs     = "assigneeIds"
+	PropUnit            = "unit"
+	PropFacilityID      = "facilityId"
+	PropCompanyID       = "companyId"
+	PropProjectContacts = "projectContacts"
+	PropApprovals       = "approvals"
+)

@@ -1,0 +1,955 @@
+package snapshot
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+)
+
+// Internal scope bits. ownOrAssigned is own|assigned, so it needs no bit of
+// its own: an action bit set under both own and assigned means "either".
+const (
+	scAll = iota
+	scOwn
+	scAssigned
+	scContact
+	scUnit
+	scUnitTree
+	scFacility
+	scCompany
+	nScopes
+)
+
+const maskAll = uint16(1) << scAll
+
+func scopeMask(s v1alpha1.Scope) uint16 {
+	switch s {
+	case "", v1alpha1.ScopeAll:
+		return 1 << scAll
+	case v1alpha1.ScopeOwn:
+		return 1 << scOwn
+	case v1alpha1.ScopeAssigned:
+		return 1 << scAssigned
+	case v1alpha1.ScopeOwnOrAssigned:
+		return 1<<scOwn | 1<<scAssigned
+	case v1alpha1.ScopeContact:
+		return 1 << scContact
+	case v1alpha1.ScopeUnit:
+		return 1 << scUnit
+	case v1alpha1.ScopeUnitTree:
+		return 1 << scUnitTree
+	case v1alpha1.ScopeFacility:
+		return 1 << scFacility
+	case v1alpha1.ScopeCompany:
+		return 1 << scCompany
+	}
+	return 0
+}
+
+// Snapshot is one tenant's compiled permissions. It is immutable after
+// Compile and safe for any number of concurrent readers.
+type Snapshot struct {
+	tenant   string
+	revision string
+	counts   Counts
+
+	// Interned names. Index 0 of both is the wildcard slot: the row of
+	// resources and the bit of actions that no object names, which "*"
+	// grants also cover.
+	resIdx   map[string]int32
+	resNames []string
+	actIdx   map[string]int32
+	actNames []string
+	words    int // uint64 words per action bitset
+
+	roles   []*role
+	roleIdx map[string]int32
+	groups  []*group
+	grpIdx  map[string]int32
+	ext     map[string][]int32 // IdP group -> groups naming it
+
+	subjects   map[string]int32 // subject ID -> profile
+	profiles   []*profile
+	profileKey map[string]int32 // group-set key -> profile
+	permSets   map[string]*permSet
+
+	policies    []*fieldPolicy
+	policyByRes map[string]int32
+	chains      []*chain
+	chainByRes  map[string]int32
+
+	// extCache holds profiles built at request time for group sets that
+	// external groups produce and compile did not foresee.
+	extMu    sync.Mutex
+	extCache map[string]*profile
+}
+
+const maxExtCache = 4096
+
+type flatGrant struct {
+	defRole  string
+	index    int
+	full     bool
+	allRes   bool
+	res      []int32
+	acts     []uint64
+	mask     uint16
+	scope    string
+	cond     *condition
+	resNames []string // as written, for Diff
+	actNames []string
+}
+
+type role struct {
+	name  string
+	full  bool
+	flat  []flatGrant
+	holds []int32 // this role and every role it extends, transitively
+	spec  *v1alpha1.Role
+}
+
+type restriction struct {
+	allRes bool
+	res    []int32
+	mask   uint16
+	key    string
+}
+
+type group struct {
+	name         string
+	roles        []int32
+	matches      [][]Match // per roles[k], per flat grant of that role
+	attrs        map[string]v1alpha1.AttributeValue
+	restrictions []restriction
+	ancestors    []int32 // the group and every group including it, sorted
+	spec         *v1alpha1.UserGroup
+}
+
+type roleSrc struct{ role, group, k int32 }
+
+type profile struct {
+	groups  []int32
+	srcs    []roleSrc // every (group, assigned role), sorted by role then group
+	held    []int32   // roles held, extends included, sorted
+	perm    *permSet
+	attr    *attrs
+	fields  []*fieldResult // per policy
+	members []string
+
+	groupNames []string
+	roleNames  []string
+}
+
+type rowGrant struct {
+	role int32
+	flat int32
+	mask uint16
+	acts []uint64
+	cond *condition
+}
+
+type permRow struct {
+	grants   []rowGrant
+	restrict []uint16 // every mask must match (any of its scopes)
+	nCond    int32
+}
+
+type permSet struct {
+	hasRoles bool
+	full     bool
+	bits     []uint64 // [resource][scope][word]
+	rows     []permRow
+}
+
+type attrs struct {
+	units, company, companies, facilities             []string
+	hasUnit, hasCompany, hasCompanies, hasFacilities bool
+	props                                            map[string]any
+}
+
+// Tenant is the tenant (namespace) the snapshot was compiled for.
+func (s *Snapshot) Tenant() string {
+	if s == nil {
+		return ""
+	}
+	return s.tenant
+}
+
+// Revision is the content hash of the compiled input: equal inputs, in any
+// order and whatever their metadata, give equal revisions.
+func (s *Snapshot) Revision() string {
+	if s == nil {
+		return ""
+	}
+	return s.revision
+}
+
+// Counts says how many objects and subjects the snapshot holds.
+func (s *Snapshot) Counts() Counts {
+	if s == nil {
+		return Counts{}
+	}
+	return s.counts
+}
+
+// Compile builds the snapshot of one tenant. Objects with problems are left
+// out and reported, and so are objects that depend on left-out objects;
+// the rest is compiled. Problems are sorted by kind, name and field.
+func Compile(tenant string, objs Objects) (*Snapshot, []Problem) {
+	c := &compiler{s: &Snapshot{tenant: tenant}}
+	c.run(objs)
+	return c.s, sortProblems(c.problems)
+}
+
+type compiler struct {
+	s        *Snapshot
+	problems []Problem
+
+	roleSpecs  map[string]*v1alpha1.Role
+	roleConds  map[string]roleConds
+	groupSpecs map[string]*v1alpha1.UserGroup
+	chainConds map[string][]*condition
+}
+
+func (c *compiler) add(ps ...Problem) { c.problems = append(c.problems, ps...) }
+
+func (c *compiler) run(objs Objects) {
+	s := c.s
+	s.revision = revision(s.tenant, objs)
+
+	// 1. Local checks, and duplicate names.
+	roleOK := map[string]bool{}
+	c.roleSpecs, c.roleConds = map[string]*v1alpha1.Role{}, map[string]roleConds{}
+	dupRoles := dups(len(objs.Roles), func(i int) string { return objs.Roles[i].Name })
+	for i := range objs.Roles {
+		r := &objs.Roles[i]
+		if dupRoles[r.Name] {
+			c.add(Problem{KindRole, r.Name, "metadata.name", v1alpha1.ReasonInvalidSpec, "more than one Role has this name"})
+			continue
+		}
+		ps, conds := checkRole(r)
+		c.roleSpecs[r.Name], c.roleConds[r.Name] = r, conds
+		c.add(ps...)
+		roleOK[r.Name] = len(ps) == 0
+	}
+	grpOK := map[string]bool{}
+	c.groupSpecs = map[string]*v1alpha1.UserGroup{}
+	dupGroups := dups(len(objs.Groups), func(i int) string { return objs.Groups[i].Name })
+	for i := range objs.Groups {
+		g := &objs.Groups[i]
+		if dupGroups[g.Name] {
+			c.add(Problem{KindUserGroup, g.Name, "metadata.name", v1alpha1.ReasonInvalidSpec, "more than one UserGroup has this name"})
+			continue
+		}
+		ps := CheckUserGroup(g)
+		c.groupSpecs[g.Name] = g
+		c.add(ps...)
+		grpOK[g.Name] = len(ps) == 0
+	}
+
+	// 2. Cycles among otherwise valid objects.
+	c.cycles(KindRole, "spec.extends", roleOK, func(n string) []v1alpha1.ObjectName { return c.roleSpecs[n].Spec.Extends })
+	c.cycles(KindUserGroup, "spec.memberGroups", grpOK, func(n string) []v1alpha1.ObjectName { return c.groupSpecs[n].Spec.MemberGroups })
+
+	// 3. References, propagated to a fixpoint.
+	exists := func(m map[string]bool, n v1alpha1.ObjectName) bool { _, ok := m[string(n)]; return ok }
+	refMsg := func(kind string, m map[string]bool, n v1alpha1.ObjectName) string {
+		if exists(m, n) {
+			return fmt.Sprintf("%s %q was left out of the snapshot", kind, n)
+		}
+		return fmt.Sprintf("%s %q does not exist", kind, n)
+	}
+	roleValid := fixpoint(roleOK, func(n string, valid map[string]bool) bool {
+		for _, e := range c.roleSpecs[n].Spec.Extends {
+			if !valid[string(e)] {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range sortedKeys(roleOK) {
+		if roleOK[n] && !roleValid[n] {
+			for i, e := range c.roleSpecs[n].Spec.Extends {
+				if !roleValid[string(e)] {
+					c.add(Problem{KindRole, n, fmt.Sprintf("spec.extends[%d]", i), v1alpha1.ReasonInvalidReference, "extends " + refMsg("Role", roleOK, e)})
+				}
+			}
+		}
+	}
+	grpStart := map[string]bool{}
+	for _, n := range sortedKeys(grpOK) {
+		ok := grpOK[n]
+		if ok {
+			for i, r := range c.groupSpecs[n].Spec.Roles {
+				if !roleValid[string(r)] {
+					ok = false
+					c.add(Problem{KindUserGroup, n, fmt.Sprintf("spec.roles[%d]", i), v1alpha1.ReasonInvalidReference, refMsg("Role", roleOK, r)})
+				}
+			}
+		}
+		grpStart[n] = ok
+	}
+	grpValid := fixpoint(grpStart, func(n string, valid map[string]bool) bool {
+		for _, e := range c.groupSpecs[n].Spec.MemberGroups {
+			if !valid[string(e)] {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range sortedKeys(grpStart) {
+		if grpStart[n] && !grpValid[n] {
+			for i, e := range c.groupSpecs[n].Spec.MemberGroups {
+				if !grpValid[string(e)] {
+					c.add(Problem{KindUserGroup, n, fmt.Sprintf("spec.memberGroups[%d]", i), v1alpha1.ReasonInvalidReference, "includes " + refMsg("UserGroup", grpOK, e)})
+				}
+			}
+		}
+	}
+
+	// Field policies and chains only reference; nothing references them.
+	var fps []*v1alpha1.FieldPolicy
+	dupFP := dups(len(objs.FieldPolicies), func(i int) string { return objs.FieldPolicies[i].Name })
+	for i := range objs.FieldPolicies {
+		fp := &objs.FieldPolicies[i]
+		if dupFP[fp.Name] {
+			c.add(Problem{KindFieldPolicy, fp.Name, "metadata.name", v1alpha1.ReasonInvalidSpec, "more than one FieldPolicy has this name"})
+			continue
+		}
+		ps := CheckFieldPolicy(fp)
+		p := &problems{kind: KindFieldPolicy, name: fp.Name}
+		for i, f := range fp.Spec.Fields {
+			for j, gr := range f.Grants {
+				for k, r := range gr.Roles {
+					if !roleValid[string(r)] {
+						p.add(fmt.Sprintf("spec.fields[%d].grants[%d].roles[%d]", i, j, k), v1alpha1.ReasonInvalidReference, "%s", refMsg("Role", roleOK, r))
+					}
+				}
+				for k, g := range gr.Groups {
+					if !grpValid[string(g)] {
+						p.add(fmt.Sprintf("spec.fields[%d].grants[%d].groups[%d]", i, j, k), v1alpha1.ReasonInvalidReference, "%s", refMsg("UserGroup", grpOK, g))
+					}
+				}
+			}
+		}
+		ps = append(ps, p.list...)
+		c.add(ps...)
+		if len(ps) == 0 {
+			fps = append(fps, fp)
+		}
+	}
+	var chs []*v1alpha1.ApprovalChain
+	c.chainConds = map[string][]*condition{}
+	dupCh := dups(len(objs.ApprovalChains), func(i int) string { return objs.ApprovalChains[i].Name })
+	for i := range objs.ApprovalChains {
+		ch := &objs.ApprovalChains[i]
+		if dupCh[ch.Name] {
+			c.add(Problem{KindApprovalChain, ch.Name, "metadata.name", v1alpha1.ReasonInvalidSpec, "more than one ApprovalChain has this name"})
+			continue
+		}
+		ps, conds := checkApprovalChain(ch)
+		p := &problems{kind: KindApprovalChain, name: ch.Name}
+		for i, st := range ch.Spec.Steps {
+			for k, r := range st.Approvers.Roles {
+				if !roleValid[string(r)] {
+					p.add(fmt.Sprintf("spec.steps[%d].approvers.roles[%d]", i, k), v1alpha1.ReasonInvalidReference, "%s", refMsg("Role", roleOK, r))
+				}
+			}
+			for k, g := range st.Approvers.Groups {
+				if !grpValid[string(g)] {
+					p.add(fmt.Sprintf("spec.steps[%d].approvers.groups[%d]", i, k), v1alpha1.ReasonInvalidReference, "%s", refMsg("UserGroup", grpOK, g))
+				}
+			}
+		}
+		ps = append(ps, p.list...)
+		c.add(ps...)
+		if len(ps) == 0 {
+			chs = append(chs, ch)
+			c.chainConds[ch.Name] = conds
+		}
+	}
+	// One policy and one chain per module: the first by name wins.
+	fps = firstPerResource(c, KindFieldPolicy, fps, func(x *v1alpha1.FieldPolicy) (string, string) { return x.Name, string(x.Spec.Resource) })
+	chs = firstPerResource(c, KindApprovalChain, chs, func(x *v1alpha1.ApprovalChain) (string, string) { return x.Name, string(x.Spec.Resource) })
+
+	c.build(sortedTrue(roleValid), sortedTrue(grpValid), fps, chs)
+}
+
+// dups returns the names that occur more than once.
+func dups(n int, name func(int) string) map[string]bool {
+	seen := map[string]int{}
+	for i := 0; i < n; i++ {
+		seen[name(i)]++
+	}
+	out := map[string]bool{}
+	for k, v := range seen {
+		if v > 1 {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+func firstPerResource[T any](c *compiler, kind string, xs []T, key func(T) (string, string)) []T {
+	slices.SortFunc(xs, func(a, b T) int { na, _ := key(a); nb, _ := key(b); return strings.Compare(na, nb) })
+	owner := map[string]string{}
+	var out []T
+	for _, x := range xs {
+		n, r := key(x)
+		if o, taken := owner[r]; taken {
+			c.add(Problem{kind, n, "spec.resource", v1alpha1.ReasonInvalidSpec, fmt.Sprintf("%s %q already covers resource %q", kind, o, r)})
+			continue
+		}
+		owner[r] = n
+		out = append(out, x)
+	}
+	return out
+}
+
+// fixpoint removes names whose deps fail until nothing changes.
+func fixpoint(start map[string]bool, ok func(string, map[string]bool) bool) map[string]bool {
+	valid := map[string]bool{}
+	for n, v := range start {
+		if v {
+			valid[n] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for n := range valid {
+			if !ok(n, valid) {
+				delete(valid, n)
+				changed = true
+			}
+		}
+	}
+	return valid
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func sortedTrue(m map[string]bool) []string {
+	var ks []string
+	for k, v := range m {
+		if v {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// cycles marks every object on a cycle (Tarjan's strongly connected
+// components over valid objects) with a Cycle problem and removes it.
+func (c *compiler) cycles(kind, field string, ok map[string]bool, edges func(string) []v1alpha1.ObjectName) {
+	names := sortedTrue(ok)
+	index, low := map[string]int{}, map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	var sccs [][]string
+	next := 0
+	var strong func(v string)
+	strong = func(v string) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range edges(v) {
+			ws := string(w)
+			if !ok[ws] {
+				continue
+			}
+			if _, seen := index[ws]; !seen {
+				strong(ws)
+				low[v] = min(low[v], low[ws])
+			} else if onStack[ws] {
+				low[v] = min(low[v], index[ws])
+			}
+		}
+		if low[v] == index[v] {
+			var scc []string
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				scc = append(scc, w)
+				if w == v {
+					break
+				}
+			}
+			sccs = append(sccs, scc)
+		}
+	}
+	for _, n := range names {
+		if _, seen := index[n]; !seen {
+			strong(n)
+		}
+	}
+	for _, scc := range sccs {
+		if len(scc) < 2 {
+			continue
+		}
+		in := map[string]bool{}
+		for _, n := range scc {
+			in[n] = true
+		}
+		sort.Strings(scc)
+		for _, n := range scc {
+			for i, e := range edges(n) {
+				if in[string(e)] {
+					c.add(Problem{kind, n, fmt.Sprintf("%s[%d]", field, i), v1alpha1.ReasonCycle,
+						fmt.Sprintf("%q is on a cycle: %s", e, strings.Join(scc, ", "))})
+					break
+				}
+			}
+			ok[n] = false
+		}
+	}
+}
+
+// build lays out the valid objects for evaluation.
+func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
+	s := c.s
+	// Intern resources and actions in sorted order, so layout is deterministic.
+	resSet, actSet := map[string]bool{}, map[string]bool{}
+	addRes := func(r v1alpha1.ModuleName) {
+		if r != "*" {
+			resSet[string(r)] = true
+		}
+	}
+	for _, n := range roleNames {
+		for _, p := range c.roleSpecs[n].Spec.Permissions {
+			for _, r := range p.Resources {
+				addRes(r)
+			}
+			for _, a := range p.Actions {
+				if a != "*" {
+					actSet[string(a)] = true
+				}
+			}
+		}
+	}
+	for _, n := range groupNames {
+		for _, r := range c.groupSpecs[n].Spec.Restrictions {
+			for _, m := range r.Resources {
+				addRes(m)
+			}
+		}
+	}
+	for _, fp := range fps {
+		addRes(fp.Spec.Resource)
+	}
+	for _, ch := range chs {
+		addRes(ch.Spec.Resource)
+		actSet[chainAction(ch)] = true
+	}
+	s.resNames = append([]string{""}, sortedKeys(resSet)...)
+	s.actNames = append([]string{""}, sortedKeys(actSet)...)
+	s.resIdx = make(map[string]int32, len(s.resNames))
+	for i, n := range s.resNames[1:] {
+		s.resIdx[n] = int32(i + 1)
+	}
+	s.actIdx = make(map[string]int32, len(s.actNames))
+	for i, n := range s.actNames[1:] {
+		s.actIdx[n] = int32(i + 1)
+	}
+	s.words = (len(s.actNames) + 63) / 64
+
+	// Roles: flatten extends (own permissions first, then each extended
+	// role's, without repeats).
+	s.roleIdx = make(map[string]int32, len(roleNames))
+	for i, n := range roleNames {
+		s.roleIdx[n] = int32(i)
+		s.roles = append(s.roles, &role{name: n, spec: c.roleSpecs[n]})
+	}
+	done := make([]bool, len(s.roles))
+	var flatten func(i int32)
+	flatten = func(i int32) {
+		if done[i] {
+			return
+		}
+		done[i] = true
+		r := s.roles[i]
+		r.full = r.spec.Spec.FullAccess
+		if r.full {
+			r.flat = append(r.flat, flatGrant{defRole: r.name, index: -1, full: true, allRes: true, acts: s.allActs(), mask: maskAll, scope: "fullAccess"})
+		}
+		for pi, p := range r.spec.Spec.Permissions {
+			r.flat = append(r.flat, s.flatGrant(r.name, pi, p, c.roleConds[r.name][pi]))
+		}
+		r.holds = []int32{i}
+		for _, e := range r.spec.Spec.Extends {
+			ei := s.roleIdx[string(e)]
+			flatten(ei)
+			er := s.roles[ei]
+			for _, g := range er.flat {
+				if !slices.ContainsFunc(r.flat, func(x flatGrant) bool { return x.defRole == g.defRole && x.index == g.index }) {
+					if g.full && r.full {
+						continue
+					}
+					r.flat = append(r.flat, g)
+				}
+			}
+			r.full = r.full || er.full
+			r.holds = append(r.holds, er.holds...)
+		}
+		slices.Sort(r.holds)
+		r.holds = slices.Compact(r.holds)
+	}
+	for i := range s.roles {
+		flatten(int32(i))
+	}
+
+	// Groups.
+	s.grpIdx = make(map[string]int32, len(groupNames))
+	for i, n := range groupNames {
+		s.grpIdx[n] = int32(i)
+	}
+	s.ext = map[string][]int32{}
+	for i, n := range groupNames {
+		spec := c.groupSpecs[n]
+		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec}
+		for _, r := range spec.Spec.Roles {
+			ri := s.roleIdx[string(r)]
+			if !slices.Contains(g.roles, ri) {
+				g.roles = append(g.roles, ri)
+			}
+		}
+		for _, ri := range g.roles {
+			r := s.roles[ri]
+			ms := make([]Match, len(r.flat))
+			for fi, f := range r.flat {
+				m := Match{Role: r.name, Group: n, Permission: f.index, FullAccess: f.full}
+				if f.defRole != r.name {
+					m.From = f.defRole
+				}
+				if !f.full {
+					m.Scope = f.scope
+				}
+				if f.cond != nil {
+					m.When = f.cond.src
+				}
+				ms[fi] = m
+			}
+			g.matches = append(g.matches, ms)
+		}
+		for _, r := range spec.Spec.Restrictions {
+			rs := restriction{mask: scopeMask(r.Scope)}
+			var names []string
+			for _, m := range r.Resources {
+				if m == "*" {
+					rs.allRes = true
+				} else {
+					rs.res = append(rs.res, s.resIdx[string(m)])
+				}
+				names = append(names, string(m))
+			}
+			sort.Strings(names)
+			rs.key = fmt.Sprintf("%d:%s", rs.mask, strings.Join(names, ","))
+			g.restrictions = append(g.restrictions, rs)
+		}
+		for _, e := range spec.Spec.ExternalGroups {
+			if !slices.Contains(s.ext[e], int32(i)) {
+				s.ext[e] = append(s.ext[e], int32(i))
+			}
+		}
+		s.groups = append(s.groups, g)
+	}
+	// ancestors: Y in X.memberGroups means members of Y are members of X.
+	parents := make([][]int32, len(s.groups))
+	for xi, g := range s.groups {
+		for _, y := range g.spec.Spec.MemberGroups {
+			yi := s.grpIdx[string(y)]
+			parents[yi] = append(parents[yi], int32(xi))
+		}
+	}
+	for i, g := range s.groups {
+		seen := map[int32]bool{int32(i): true}
+		queue := []int32{int32(i)}
+		for len(queue) > 0 {
+			x := queue[0]
+			queue = queue[1:]
+			for _, p := range parents[x] {
+				if !seen[p] {
+					seen[p] = true
+					queue = append(queue, p)
+				}
+			}
+		}
+		for x := range seen {
+			g.ancestors = append(g.ancestors, x)
+		}
+		slices.Sort(g.ancestors)
+	}
+
+	// Subjects and profiles.
+	direct := map[string][]int32{}
+	for gi, g := range s.groups {
+		for _, m := range g.spec.Spec.Members {
+			direct[string(m)] = append(direct[string(m)], int32(gi))
+		}
+	}
+	s.subjects = make(map[string]int32, len(direct))
+	s.profileKey = map[string]int32{}
+	s.permSets = map[string]*permSet{}
+	ids := sortedKeys(direct)
+	var buf []int32
+	var kb []byte
+	for _, id := range ids {
+		buf = buf[:0]
+		for _, d := range direct[id] {
+			buf = append(buf, s.groups[d].ancestors...)
+		}
+		slices.Sort(buf)
+		buf = slices.Compact(buf)
+		kb = groupKey(kb[:0], buf)
+		pi, ok := s.profileKey[string(kb)]
+		if !ok {
+			pi = int32(len(s.profiles))
+			s.profiles = append(s.profiles, &profile{groups: slices.Clone(buf)})
+			s.profileKey[string(kb)] = pi
+		}
+		s.profiles[pi].members = append(s.profiles[pi].members, id)
+		s.subjects[id] = pi
+	}
+	// Holders of a single IdP group are common; give them a profile now.
+	for _, e := range sortedKeys(s.ext) {
+		buf = buf[:0]
+		for _, gi := range s.ext[e] {
+			buf = append(buf, s.groups[gi].ancestors...)
+		}
+		slices.Sort(buf)
+		buf = slices.Compact(buf)
+		kb = groupKey(kb[:0], buf)
+		if _, ok := s.profileKey[string(kb)]; !ok {
+			s.profileKey[string(kb)] = int32(len(s.profiles))
+			s.profiles = append(s.profiles, &profile{groups: slices.Clone(buf)})
+		}
+	}
+
+	// Field policies and chains come before profiles, which precompute
+	// field access per policy.
+	c.buildPolicies(fps)
+	c.buildChains(chs)
+
+	fieldCache := map[string]*fieldResult{}
+	for _, p := range s.profiles {
+		s.fillProfile(p, fieldCache)
+	}
+	s.extCache = map[string]*profile{}
+
+	s.counts = Counts{Roles: len(s.roles), Groups: len(s.groups), Subjects: len(s.subjects),
+		FieldPolicies: len(s.policies), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
+}
+
+func chainAction(ch *v1alpha1.ApprovalChain) string {
+	if ch.Spec.Action == "" {
+		return "approve"
+	}
+	return string(ch.Spec.Action)
+}
+
+// allActs is a bitset with every action, including the wildcard bit for
+// actions no object names.
+func (s *Snapshot) allActs() []uint64 {
+	w := make([]uint64, s.words)
+	for i := range w {
+		w[i] = ^uint64(0)
+	}
+	return w
+}
+
+func (s *Snapshot) flatGrant(roleName string, idx int, p v1alpha1.Permission, cond *condition) flatGrant {
+	f := flatGrant{defRole: roleName, index: idx, mask: scopeMask(p.Scope), cond: cond, scope: string(p.Scope)}
+	if f.scope == "" {
+		f.scope = string(v1alpha1.ScopeAll)
+	}
+	for _, r := range p.Resources {
+		f.resNames = append(f.resNames, string(r))
+		if r == "*" {
+			f.allRes = true
+		} else if !slices.Contains(f.res, s.resIdx[string(r)]) {
+			f.res = append(f.res, s.resIdx[string(r)])
+		}
+	}
+	f.acts = make([]uint64, s.words)
+	for _, a := range p.Actions {
+		f.actNames = append(f.actNames, string(a))
+		if a == "*" {
+			copy(f.acts, s.allActs())
+		} else {
+			ai := s.actIdx[string(a)]
+			f.acts[ai>>6] |= 1 << (ai & 63)
+		}
+	}
+	sort.Strings(f.resNames)
+	f.resNames = slices.Compact(f.resNames)
+	sort.Strings(f.actNames)
+	f.actNames = slices.Compact(f.actNames)
+	return f
+}
+
+func groupKey(dst []byte, gs []int32) []byte {
+	for _, g := range gs {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(g))
+	}
+	return dst
+}
+
+// fillProfile derives everything a profile needs from its group set.
+func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
+	for _, gi := range p.groups {
+		g := s.groups[gi]
+		p.groupNames = append(p.groupNames, g.name)
+		for k, ri := range g.roles {
+			p.srcs = append(p.srcs, roleSrc{role: ri, group: gi, k: int32(k)})
+			p.held = append(p.held, s.roles[ri].holds...)
+		}
+	}
+	slices.SortFunc(p.srcs, func(a, b roleSrc) int {
+		if a.role != b.role {
+			return int(a.role - b.role)
+		}
+		return int(a.group - b.group)
+	})
+	slices.Sort(p.held)
+	p.held = slices.Compact(p.held)
+	for _, ri := range p.held {
+		p.roleNames = append(p.roleNames, s.roles[ri].name)
+	}
+
+	// Permission set, shared by profiles with the same roles and
+	// restrictions.
+	var assigned []int32
+	for _, src := range p.srcs {
+		if len(assigned) == 0 || assigned[len(assigned)-1] != src.role {
+			assigned = append(assigned, src.role)
+		}
+	}
+	var rkeys []string
+	var rs []restriction
+	for _, gi := range p.groups {
+		for _, r := range s.groups[gi].restrictions {
+			if !slices.Contains(rkeys, r.key) {
+				rkeys = append(rkeys, r.key)
+				rs = append(rs, r)
+			}
+		}
+	}
+	sort.Strings(rkeys)
+	key := string(groupKey(nil, assigned)) + "|" + strings.Join(rkeys, ";")
+	ps, ok := s.permSets[key]
+	if !ok {
+		ps = s.buildPermSet(assigned, rs)
+		s.permSets[key] = ps
+	}
+	p.perm = ps
+	p.attr = s.buildAttrs(p.groups)
+	p.fields = s.buildFields(p, fieldCache)
+}
+
+func (s *Snapshot) buildPermSet(assigned []int32, rs []restriction) *permSet {
+	nRes, W := len(s.resNames), s.words
+	ps := &permSet{hasRoles: len(assigned) > 0, bits: make([]uint64, nRes*nScopes*W), rows: make([]permRow, nRes)}
+	addRow := func(ri int32, ro int32, fi int, f *flatGrant) {
+		row := &ps.rows[ri]
+		row.grants = append(row.grants, rowGrant{role: ro, flat: int32(fi), mask: f.mask, acts: f.acts, cond: f.cond})
+		if f.cond != nil {
+			row.nCond++
+			return
+		}
+		for sc := 0; sc < nScopes; sc++ {
+			if f.mask&(1<<sc) != 0 {
+				b := ps.bits[(int(ri)*nScopes+sc)*W:]
+				for w := 0; w < W; w++ {
+					b[w] |= f.acts[w]
+				}
+			}
+		}
+	}
+	for _, ro := range assigned {
+		r := s.roles[ro]
+		ps.full = ps.full || r.full
+		for fi := range r.flat {
+			f := &r.flat[fi]
+			if f.allRes {
+				for ri := range s.resNames {
+					addRow(int32(ri), ro, fi, f)
+				}
+			} else {
+				for _, ri := range f.res {
+					addRow(ri, ro, fi, f)
+				}
+			}
+		}
+	}
+	for _, r := range rs {
+		if r.mask == maskAll {
+			continue // "all" restricts nothing
+		}
+		if r.allRes {
+			for ri := range ps.rows {
+				ps.rows[ri].restrict = append(ps.rows[ri].restrict, r.mask)
+			}
+		} else {
+			for _, ri := range r.res {
+				ps.rows[ri].restrict = append(ps.rows[ri].restrict, r.mask)
+			}
+		}
+	}
+	for ri := range ps.rows {
+		if ps.rows[ri].restrict != nil {
+			slices.Sort(ps.rows[ri].restrict)
+			ps.rows[ri].restrict = slices.Compact(ps.rows[ri].restrict)
+		}
+	}
+	return ps
+}
+
+// buildAttrs merges the attributes of a group set: every attribute becomes
+// the set union of the groups' values.
+func (s *Snapshot) buildAttrs(groups []int32) *attrs {
+	vals := map[string][]string{}
+	list := map[string]bool{}
+	for _, gi := range groups {
+		for k, v := range s.groups[gi].attrs {
+			vals[k] = append(vals[k], v.Values...)
+			list[k] = list[k] || v.List
+		}
+	}
+	a := &attrs{props: make(map[string]any, len(vals))}
+	for k, v := range vals {
+		sort.Strings(v)
+		v = slices.Compact(v)
+		if k == AttrUnit {
+			for i := range v {
+				v[i] = normUnit(v[i])
+			}
+			sort.Strings(v)
+			v = slices.Compact(v)
+		}
+		vals[k] = v
+		if len(v) == 1 && !list[k] {
+			a.props[k] = v[0]
+		} else {
+			a.props[k] = v
+		}
+	}
+	a.units, a.hasUnit = vals[AttrUnit]
+	a.company, a.hasCompany = vals[AttrCompany]
+	a.companies, a.hasCompanies = vals[AttrCompanies]
+	a.facilities, a.hasFacilities = vals[AttrFacilities]
+	return a
+}

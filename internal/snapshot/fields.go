@@ -1,0 +1,223 @@
+package snapshot
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+)
+
+type level uint8
+
+const (
+	lvHidden level = iota
+	lvRead
+	lvWrite
+)
+
+func toLevel(a v1alpha1.FieldAccess) level {
+	switch a {
+	case v1alpha1.FieldHidden:
+		return lvHidden
+	case v1alpha1.FieldRead:
+		return lvRead
+	}
+	return lvWrite
+}
+
+var levelNames = [...]v1alpha1.FieldAccess{lvHidden: v1alpha1.FieldHidden, lvRead: v1alpha1.FieldRead, lvWrite: v1alpha1.FieldWrite}
+
+type fieldGrant struct {
+	roles, groups []int32
+	access        level
+}
+
+type fieldRule struct {
+	name   string
+	def    level
+	grants []fieldGrant
+}
+
+type fieldPolicy struct {
+	name, resource string
+	def            level
+	fields         []fieldRule // sorted by name
+	relRoles       map[int32]bool
+	relGroups      map[int32]bool
+	nobody         *fieldResult // for subjects no grant can match
+}
+
+// FieldAccessResult is what a subject may do with the fields of one module.
+// Slices are shared between subjects: callers must not modify them.
+type FieldAccessResult struct {
+	// Covered is true when a FieldPolicy covers the module; when false every
+	// field is writable (Default is write).
+	Covered bool `json:"covered"`
+	// Default is the access to fields the policy does not list.
+	Default v1alpha1.FieldAccess `json:"default"`
+	// Readable lists the policy's fields the subject may read (including
+	// the writable ones), sorted.
+	Readable []string `json:"readable"`
+	// Writable lists the policy's fields the subject may write, sorted.
+	Writable []string `json:"writable"`
+	// Hidden lists the policy's fields the subject may not see, sorted.
+	Hidden []string `json:"hidden"`
+}
+
+type fieldResult struct {
+	res    FieldAccessResult
+	levels []level // per policy field
+}
+
+func (c *compiler) buildPolicies(fps []*v1alpha1.FieldPolicy) {
+	s := c.s
+	s.policyByRes = map[string]int32{}
+	for _, fp := range fps {
+		p := &fieldPolicy{name: fp.Name, resource: string(fp.Spec.Resource), def: toLevel(fp.Spec.Default),
+			relRoles: map[int32]bool{}, relGroups: map[int32]bool{}}
+		for _, f := range fp.Spec.Fields {
+			r := fieldRule{name: string(f.Name), def: p.def}
+			if f.Default != "" {
+				r.def = toLevel(f.Default)
+			}
+			for _, g := range f.Grants {
+				fg := fieldGrant{access: toLevel(g.Access)}
+				for _, n := range g.Roles {
+					ri := s.roleIdx[string(n)]
+					fg.roles = append(fg.roles, ri)
+					p.relRoles[ri] = true
+				}
+				for _, n := range g.Groups {
+					gi := s.grpIdx[string(n)]
+					fg.groups = append(fg.groups, gi)
+					p.relGroups[gi] = true
+				}
+				r.grants = append(r.grants, fg)
+			}
+			p.fields = append(p.fields, r)
+		}
+		sort.Slice(p.fields, func(i, j int) bool { return p.fields[i].name < p.fields[j].name })
+		p.nobody = p.evaluate(false, nil, nil)
+		s.policyByRes[p.resource] = int32(len(s.policies))
+		s.policies = append(s.policies, p)
+	}
+}
+
+// evaluate computes field access for a holder of roles and member of groups.
+func (p *fieldPolicy) evaluate(full bool, roles, groups []int32) *fieldResult {
+	fr := &fieldResult{levels: make([]level, len(p.fields))}
+	fr.res.Covered = true
+	fr.res.Default = levelNames[p.def]
+	if full {
+		fr.res.Default = v1alpha1.FieldWrite
+	}
+	fr.res.Readable, fr.res.Writable, fr.res.Hidden = []string{}, []string{}, []string{}
+	for i, f := range p.fields {
+		lv, matched := lvHidden, false
+		for _, g := range f.grants {
+			hit := false
+			for _, r := range g.roles {
+				if slices.Contains(roles, r) {
+					hit = true
+				}
+			}
+			for _, gr := range g.groups {
+				if slices.Contains(groups, gr) {
+					hit = true
+				}
+			}
+			if hit {
+				matched = true
+				lv = max(lv, g.access)
+			}
+		}
+		if !matched {
+			lv = f.def
+		}
+		if full {
+			lv = lvWrite
+		}
+		fr.levels[i] = lv
+		switch lv {
+		case lvWrite:
+			fr.res.Writable = append(fr.res.Writable, f.name)
+			fr.res.Readable = append(fr.res.Readable, f.name)
+		case lvRead:
+			fr.res.Readable = append(fr.res.Readable, f.name)
+		default:
+			fr.res.Hidden = append(fr.res.Hidden, f.name)
+		}
+	}
+	return fr
+}
+
+// buildFields precomputes a profile's access per policy. Results depend
+// only on the policy's grant-relevant roles and groups, so they are shared
+// through cache.
+func (s *Snapshot) buildFields(p *profile, cache map[string]*fieldResult) []*fieldResult {
+	out := make([]*fieldResult, len(s.policies))
+	var sb strings.Builder
+	for pi, pol := range s.policies {
+		var roles, groups []int32
+		for _, r := range p.held {
+			if pol.relRoles[r] {
+				roles = append(roles, r)
+			}
+		}
+		for _, g := range p.groups {
+			if pol.relGroups[g] {
+				groups = append(groups, g)
+			}
+		}
+		full := p.perm.full
+		if !full && len(roles) == 0 && len(groups) == 0 {
+			out[pi] = pol.nobody
+			continue
+		}
+		sb.Reset()
+		sb.WriteString(strconv.Itoa(pi))
+		if full {
+			sb.WriteString("F")
+		}
+		for _, r := range roles {
+			sb.WriteString(",r" + strconv.Itoa(int(r)))
+		}
+		for _, g := range groups {
+			sb.WriteString(",g" + strconv.Itoa(int(g)))
+		}
+		k := sb.String()
+		fr, ok := cache[k]
+		if !ok {
+			fr = pol.evaluate(full, roles, groups)
+			if cache != nil {
+				cache[k] = fr
+			}
+		}
+		out[pi] = fr
+	}
+	return out
+}
+
+var uncovered = FieldAccessResult{Covered: false, Default: v1alpha1.FieldWrite}
+
+// Fields says which fields of req.Resource.Type the subject may read and
+// write: the most open level of the grants that match the subject (through a
+// role it holds or a group it is in), else the field's default, else the
+// policy's. Full access makes every field writable. Fields does not check
+// that the subject may act on the record at all: call Check for that.
+func (s *Snapshot) Fields(req *Request) FieldAccessResult {
+	if s == nil || req == nil {
+		return FieldAccessResult{Covered: true, Default: v1alpha1.FieldHidden}
+	}
+	pi, ok := s.policyByRes[req.Resource.Type]
+	if !ok {
+		return uncovered
+	}
+	p, _ := s.profileFor(&req.Subject)
+	if p == nil {
+		return s.policies[pi].nobody.res
+	}
+	return p.fields[pi].res
+}
