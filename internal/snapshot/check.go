@@ -216,7 +216,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 		case scContact:
 			ok = id != "" && slices.Contains(res.ProjectContacts, id)
 		case scUnit, scUnitTree:
-			ru := normUnit(res.Unit)
+			ru := res.Unit
 			if ru == "" {
 				break
 			}
