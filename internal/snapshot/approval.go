@@ -135,11 +135,11 @@ func (s *Snapshot) eligible(k *chain, st *step, p *profile, sub *Subject, res *R
 
 // knownEligible is eligible for a known member identified only by ID.
 func (s *Snapshot) knownEligible(k *chain, st *step, id string, res *Resource) bool {
-	pi, ok := s.subjects[id]
+	pi, ok := s.lookup(id)
 	if !ok {
 		return false
 	}
-	return s.eligible(k, st, s.profiles[pi], &Subject{ID: id}, res)
+	return s.eligible(k, st, &s.profiles[pi], &Subject{ID: id}, res)
 }
 
 // candidates are the known members a step names (before the per-record
@@ -149,7 +149,8 @@ func (s *Snapshot) candidates(st *step) []string {
 	for _, u := range st.users {
 		set[u] = true
 	}
-	for _, p := range s.profiles {
+	for pi := range s.profiles {
+		p := &s.profiles[pi]
 		named := false
 		for _, r := range st.roles {
 			named = named || containsSorted(p.held, r)

@@ -12,10 +12,10 @@ func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
 	if sub.ID == "" {
 		return nil, ReasonInvalidRequest
 	}
-	pi, known := s.subjects[sub.ID]
+	pi, known := s.lookup(sub.ID)
 	var base *profile
 	if known {
-		base = s.profiles[pi]
+		base = &s.profiles[pi]
 	}
 	if len(sub.Groups) == 0 || len(s.ext) == 0 {
 		if !known {
@@ -50,7 +50,7 @@ func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
 	var kbuf [128]byte
 	key := groupKey(kbuf[:0], all)
 	if pi, ok := s.profileKey[string(key)]; ok {
-		return s.profiles[pi], ""
+		return &s.profiles[pi], ""
 	}
 	s.extMu.Lock()
 	p, ok := s.extCache[string(key)]
@@ -93,6 +93,18 @@ func (s *Snapshot) Check(req *Request) Decision {
 	if req == nil {
 		return Decision{Reason: ReasonInvalidRequest}
 	}
+	if len(req.Subject.Groups) == 0 && req.Subject.ID != "" {
+		// Hot path: a known member without IdP groups. Only the subject
+		// map and the profile's block are touched.
+		sl := s.subjects.find(req.Subject.ID)
+		if sl == nil {
+			return Decision{Reason: ReasonUnknownSubject}
+		}
+		if !sl.roles {
+			return Decision{Reason: ReasonNoRoles}
+		}
+		return s.checkIn(s.bits[sl.off:], s.grants, s.restrict, &s.profiles[sl.pi], req)
+	}
 	p, why := s.profileFor(&req.Subject)
 	if p == nil {
 		return Decision{Reason: why}
@@ -101,52 +113,65 @@ func (s *Snapshot) Check(req *Request) Decision {
 }
 
 func (s *Snapshot) check(p *profile, req *Request) Decision {
-	ps := p.perm
-	if !ps.hasRoles {
+	if !p.hasRoles {
 		return Decision{Reason: ReasonNoRoles}
 	}
+	return s.checkIn(p.bits, p.grants, p.restrict, p, req)
+}
+
+// checkIn decides on a profile block. p is only dereferenced when a scope
+// needs the subject's attributes or a condition runs.
+func (s *Snapshot) checkIn(block []uint64, grants []rowGrant, restrict []uint16, p *profile, req *Request) Decision {
 	ri, resKnown := s.resIdx[req.Resource.Type]
 	ai, actKnown := s.actIdx[req.Action]
 	W := s.words
 	w := int(ai >> 6)
 	bit := uint64(1) << (ai & 63)
-	base := int(ri)*nScopes*W + w
-	bits := ps.bits[base : base+(nScopes-1)*W+1]
+	st := s.stride()
+	rb := int(ri) * st
+	bits := block[rb : rb+st]
 	var scopes uint16
 	for sc := 0; sc < nScopes; sc++ {
-		if bits[sc*W]&bit != 0 {
+		if bits[sc*W+w]&bit != 0 {
 			scopes |= 1 << sc
 		}
 	}
-	row := &ps.rows[ri]
+	r := decodeRow(bits[nScopes*W], bits[nScopes*W+1])
+	rs := restrict[r.rOff : r.rOff+uint32(r.rN)]
 	if scopes != 0 {
 		if m := s.matchScopes(scopes, p, &req.Subject, &req.Resource); m != 0 {
-			if !s.restrictionsHold(row, p, req) {
+			if r.rN > 0 && !s.restrictionsHold(p, rs, req) {
 				return Decision{Reason: ReasonRestricted}
 			}
-			return Decision{Allowed: true, Reason: ReasonAllowed, Matched: s.findMatch(p, row, w, bit, m)}
+			for i := 0; i < int(r.inline); i++ {
+				if bits[nScopes+2+2*i]&bit != 0 && uint16(bits[nScopes+3+2*i])&m != 0 {
+					return Decision{Allowed: true, Reason: ReasonAllowed, Matched: &s.matches[bits[nScopes+3+2*i]>>32]}
+				}
+			}
+			return Decision{Allowed: true, Reason: ReasonAllowed, Matched: findMatch(grants[r.gOff:r.gOff+uint32(r.gN)], w, bit, m)}
 		}
 	}
 	hadCond := false
-	if row.nCond > 0 {
+	if r.nCond > 0 {
 		var act *activation
-		for i := range row.grants {
-			g := &row.grants[i]
-			if g.cond == nil || g.acts[w]&bit == 0 {
+		gs := grants[r.gOff : r.gOff+uint32(r.gN)]
+		for i := range gs {
+			g := &gs[i]
+			if g.cond == nil || !g.has(w, bit) {
 				continue
 			}
 			hadCond = true
 			if s.matchScopes(g.mask, p, &req.Subject, &req.Resource) == 0 {
 				continue
 			}
-			if !s.restrictionsHold(row, p, req) {
+			if r.rN > 0 && !s.restrictionsHold(p, rs, req) {
 				return Decision{Reason: ReasonRestricted}
 			}
 			if act == nil {
 				act = s.activationFor(p, req.Subject.ID, req.Subject.Type, &req.Subject, req.Action, &req.Resource, req.Context)
 			}
 			if g.cond.eval(act) {
-				return Decision{Allowed: true, Reason: ReasonAllowed, Matched: s.match(p, g)}
+				return Decision{Allowed: true, Reason: ReasonAllowed, Matched: g.match}
 			}
 		}
 	}
@@ -164,29 +189,18 @@ func (s *Snapshot) check(p *profile, req *Request) Decision {
 }
 
 // findMatch returns the first unconditional grant that explains an allow.
-func (s *Snapshot) findMatch(p *profile, row *permRow, w int, bit uint64, matched uint16) *Match {
-	for i := range row.grants {
-		g := &row.grants[i]
-		if g.cond == nil && g.mask&matched != 0 && g.acts[w]&bit != 0 {
-			return s.match(p, g)
+func findMatch(gs []rowGrant, w int, bit uint64, matched uint16) *Match {
+	for i := range gs {
+		g := &gs[i]
+		if g.cond == nil && g.mask&matched != 0 && g.has(w, bit) {
+			return g.match
 		}
 	}
 	return nil
 }
 
-// match maps a grant to the precomputed Match of the first group (by name)
-// giving the subject the role.
-func (s *Snapshot) match(p *profile, g *rowGrant) *Match {
-	for _, src := range p.srcs {
-		if src.role == g.role {
-			return &s.groups[src.group].matches[src.k][g.flat]
-		}
-	}
-	return nil
-}
-
-func (s *Snapshot) restrictionsHold(row *permRow, p *profile, req *Request) bool {
-	for _, m := range row.restrict {
+func (s *Snapshot) restrictionsHold(p *profile, rs []uint16, req *Request) bool {
+	for _, m := range rs {
 		if s.matchScopes(m, p, &req.Subject, &req.Resource) == 0 {
 			return false
 		}

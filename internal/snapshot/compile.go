@@ -69,14 +69,21 @@ type Snapshot struct {
 
 	roles   []*role
 	roleIdx map[string]int32
+	matches []Match // every (group, role, grant) explanation
 	groups  []*group
 	grpIdx  map[string]int32
 	ext     map[string][]int32 // IdP group -> groups naming it
 
-	subjects   map[string]int32 // subject ID -> profile
-	profiles   []*profile
+	subjects   *subjectTable // subject ID -> profile
+	profiles   []profile
 	profileKey map[string]int32 // group-set key -> profile
-	permSets   map[string]*permSet
+
+	// Hot path arrays: pHot[profile] is the offset of the profile's block
+	// in bits (low 32 bits) and flags.
+	pHot     []uint64
+	bits     []uint64
+	grants   []rowGrant
+	restrict []uint16
 
 	policies    []*fieldPolicy
 	policyByRes map[string]int32
@@ -90,6 +97,8 @@ type Snapshot struct {
 }
 
 const maxExtCache = 4096
+
+const hotHasRoles = uint64(1) << 63
 
 type flatGrant struct {
 	defRole  string
@@ -123,7 +132,8 @@ type restriction struct {
 type group struct {
 	name         string
 	roles        []int32
-	matches      [][]Match // per roles[k], per flat grant of that role
+	matches      [][]Match // per roles[k], per flat grant of that role (views of Snapshot.matches)
+	matchBase    []uint32  // index of matches[k][0] in Snapshot.matches
 	attrs        map[string]v1alpha1.AttributeValue
 	restrictions []restriction
 	ancestors    []int32 // the group and every group including it, sorted
@@ -132,42 +142,93 @@ type group struct {
 
 type roleSrc struct{ role, group, k int32 }
 
+// profile is everything Check needs about the subjects sharing one
+// effective group set. Its permission block is laid out for few cache
+// misses: per resource, one bitset word group per scope followed by two
+// header words (where the resource's grants and restrictions are), so a
+// check touches one block and, to explain an allow, one grant run. After
+// Compile the blocks, grants and restrictions of all profiles live in three
+// shared arrays.
 type profile struct {
+	hasRoles bool
+	full     bool
+	bits     []uint64   // [resource]{[scope][word], h0, h1}
+	grants   []rowGrant // indexed by header offsets
+	restrict []uint16   // restriction masks, indexed by header offsets
+
+	attr    *attrs
 	groups  []int32
 	srcs    []roleSrc // every (group, assigned role), sorted by role then group
 	held    []int32   // roles held, extends included, sorted
-	perm    *permSet
-	attr    *attrs
-	fields  []*fieldResult // per policy
+	fields  []*fieldResult
 	members []string
 
 	groupNames []string
 	roleNames  []string
 }
 
+// row is a decoded block header.
+type row struct {
+	gOff  uint32
+	gN    uint16
+	nCond uint16
+	rOff   uint32
+	rN     uint16
+	inline uint16
+}
+
+func encodeRow(r row) (uint64, uint64) {
+	return uint64(r.gOff) | uint64(r.gN)<<32 | uint64(r.nCond)<<48, uint64(r.rOff) | uint64(r.rN)<<32 | uint64(r.inline)<<48
+}
+
+func decodeRow(h0, h1 uint64) row {
+	return row{gOff: uint32(h0), gN: uint16(h0 >> 32), nCond: uint16(h0 >> 48), rOff: uint32(h1), rN: uint16(h1 >> 32), inline: uint16(h1 >> 48)}
+}
+
+// stride is the number of words of one resource's block.
+// With one action word a block is 16 words (128 bytes, the pair of cache
+// lines Intel CPUs fetch together): 8 scope words, 2 header words and up to
+// 3 inline unconditional grants (action word, mask|match index) so that
+// explaining an allow does not touch the grant array.
+func (s *Snapshot) stride() int {
+	if s.words == 1 {
+		return 16
+	}
+	return nScopes*s.words + 2
+}
+
+const maxInline = 3
+
+// rowOf decodes the header of resource ri in a profile block.
+func (s *Snapshot) rowOf(bits []uint64, ri int32) row {
+	h := int(ri)*s.stride() + nScopes*s.words
+	return decodeRow(bits[h], bits[h+1])
+}
+
+// rowGrant is one permission of a profile on one resource.
 type rowGrant struct {
-	role int32
-	flat int32
-	mask uint16
-	acts []uint64
-	cond *condition
+	a0    uint64 // first word of the action bitset, inline for speed
+	mi    uint32 // index of match in Snapshot.matches
+	match *Match
+	cond  *condition
+	fg    *flatGrant
+	mask  uint16
 }
 
-type permRow struct {
-	grants   []rowGrant
-	restrict []uint16 // every mask must match (any of its scopes)
-	nCond    int32
+// has tests the action bit.
+func (g *rowGrant) has(w int, bit uint64) bool {
+	if w == 0 {
+		return g.a0&bit != 0
+	}
+	return g.fg.acts[w]&bit != 0
 }
 
-type permSet struct {
-	hasRoles bool
-	full     bool
-	bits     []uint64 // [resource][scope][word]
-	rows     []permRow
-}
+func (p *profile) rowGrants(r row) []rowGrant { return p.grants[r.gOff : r.gOff+uint32(r.gN)] }
+
+func (p *profile) rowRestrict(r row) []uint16 { return p.restrict[r.rOff : r.rOff+uint32(r.rN)] }
 
 type attrs struct {
-	units, company, companies, facilities             []string
+	units, company, companies, facilities            []string
 	hasUnit, hasCompany, hasCompanies, hasFacilities bool
 	props                                            map[string]any
 }
@@ -618,6 +679,18 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		s.grpIdx[n] = int32(i)
 	}
 	s.ext = map[string][]int32{}
+	nMatches := 0
+	for _, n := range groupNames {
+		seen := map[string]bool{}
+		for _, r := range c.groupSpecs[n].Spec.Roles {
+			if !seen[string(r)] {
+				seen[string(r)] = true
+				nMatches += len(s.roles[s.roleIdx[string(r)]].flat)
+			}
+		}
+	}
+	// Sized once: Decisions point into it, so it must never move.
+	s.matches = make([]Match, 0, nMatches)
 	for i, n := range groupNames {
 		spec := c.groupSpecs[n]
 		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec}
@@ -629,8 +702,9 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		}
 		for _, ri := range g.roles {
 			r := s.roles[ri]
-			ms := make([]Match, len(r.flat))
+			base := len(s.matches)
 			for fi, f := range r.flat {
+				_ = fi
 				m := Match{Role: r.name, Group: n, Permission: f.index, FullAccess: f.full}
 				if f.defRole != r.name {
 					m.From = f.defRole
@@ -641,9 +715,10 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 				if f.cond != nil {
 					m.When = f.cond.src
 				}
-				ms[fi] = m
+				s.matches = append(s.matches, m)
 			}
-			g.matches = append(g.matches, ms)
+			g.matches = append(g.matches, s.matches[base:len(s.matches):len(s.matches)])
+			g.matchBase = append(g.matchBase, uint32(base))
 		}
 		for _, r := range spec.Spec.Restrictions {
 			rs := restriction{mask: scopeMask(r.Scope)}
@@ -701,9 +776,9 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 			direct[string(m)] = append(direct[string(m)], int32(gi))
 		}
 	}
-	s.subjects = make(map[string]int32, len(direct))
+	s.subjects = newSubjectTable(len(direct))
 	s.profileKey = map[string]int32{}
-	s.permSets = map[string]*permSet{}
+	var profiles []*profile
 	ids := sortedKeys(direct)
 	var buf []int32
 	var kb []byte
@@ -717,12 +792,12 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		kb = groupKey(kb[:0], buf)
 		pi, ok := s.profileKey[string(kb)]
 		if !ok {
-			pi = int32(len(s.profiles))
-			s.profiles = append(s.profiles, &profile{groups: slices.Clone(buf)})
+			pi = int32(len(profiles))
+			profiles = append(profiles, &profile{groups: slices.Clone(buf)})
 			s.profileKey[string(kb)] = pi
 		}
-		s.profiles[pi].members = append(s.profiles[pi].members, id)
-		s.subjects[id] = pi
+		profiles[pi].members = append(profiles[pi].members, id)
+		s.subjects.insert(id, pi)
 	}
 	// Holders of a single IdP group are common; give them a profile now.
 	for _, e := range sortedKeys(s.ext) {
@@ -734,8 +809,8 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		buf = slices.Compact(buf)
 		kb = groupKey(kb[:0], buf)
 		if _, ok := s.profileKey[string(kb)]; !ok {
-			s.profileKey[string(kb)] = int32(len(s.profiles))
-			s.profiles = append(s.profiles, &profile{groups: slices.Clone(buf)})
+			s.profileKey[string(kb)] = int32(len(profiles))
+			profiles = append(profiles, &profile{groups: slices.Clone(buf)})
 		}
 	}
 
@@ -745,12 +820,50 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	c.buildChains(chs)
 
 	fieldCache := map[string]*fieldResult{}
-	for _, p := range s.profiles {
+	s.profiles = make([]profile, len(profiles))
+	var nBits, nGrants, nRestrict int
+	for _, p := range profiles {
 		s.fillProfile(p, fieldCache)
+		nBits, nGrants, nRestrict = nBits+len(p.bits), nGrants+len(p.grants), nRestrict+len(p.restrict)
+	}
+	// Move every profile's block into shared arrays, rebasing header
+	// offsets, so the hot path needs only the profile's block offset.
+	s.bits = make([]uint64, 0, nBits)
+	s.grants = make([]rowGrant, 0, nGrants)
+	s.restrict = make([]uint16, 0, nRestrict)
+	s.pHot = make([]uint64, len(profiles))
+	st, hdr := s.stride(), nScopes*s.words
+	for i, p := range profiles {
+		off := len(s.bits)
+		gBase, rBase := uint32(len(s.grants)), uint32(len(s.restrict))
+		for ri := 0; ri < len(s.resNames); ri++ {
+			h := ri*st + hdr
+			r := decodeRow(p.bits[h], p.bits[h+1])
+			r.gOff += gBase
+			r.rOff += rBase
+			p.bits[h], p.bits[h+1] = encodeRow(r)
+		}
+		s.bits = append(s.bits, p.bits...)
+		s.grants = append(s.grants, p.grants...)
+		s.restrict = append(s.restrict, p.restrict...)
+		p.bits, p.grants, p.restrict = s.bits[off:len(s.bits):len(s.bits)], s.grants, s.restrict
+		s.pHot[i] = uint64(off)
+		if p.hasRoles {
+			s.pHot[i] |= hotHasRoles
+		}
+		s.profiles[i] = *p
+	}
+	for i := range s.profiles {
+		s.profiles[i].grants, s.profiles[i].restrict = s.grants, s.restrict
+	}
+	for i := range s.subjects.slots {
+		if sl := &s.subjects.slots[i]; sl.hash != 0 {
+			sl.off, sl.roles = uint32(s.pHot[sl.pi]), s.pHot[sl.pi]&hotHasRoles != 0
+		}
 	}
 	s.extCache = map[string]*profile{}
 
-	s.counts = Counts{Roles: len(s.roles), Groups: len(s.groups), Subjects: len(s.subjects),
+	s.counts = Counts{Roles: len(s.roles), Groups: len(s.groups), Subjects: s.subjects.n,
 		FieldPolicies: len(s.policies), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
 }
 
@@ -830,16 +943,8 @@ func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
 		p.roleNames = append(p.roleNames, s.roles[ri].name)
 	}
 
-	// Permission set, shared by profiles with the same roles and
-	// restrictions.
-	var assigned []int32
-	for _, src := range p.srcs {
-		if len(assigned) == 0 || assigned[len(assigned)-1] != src.role {
-			assigned = append(assigned, src.role)
-		}
-	}
-	var rkeys []string
 	var rs []restriction
+	var rkeys []string
 	for _, gi := range p.groups {
 		for _, r := range s.groups[gi].restrictions {
 			if !slices.Contains(rkeys, r.key) {
@@ -848,74 +953,109 @@ func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
 			}
 		}
 	}
-	sort.Strings(rkeys)
-	key := string(groupKey(nil, assigned)) + "|" + strings.Join(rkeys, ";")
-	ps, ok := s.permSets[key]
-	if !ok {
-		ps = s.buildPermSet(assigned, rs)
-		s.permSets[key] = ps
-	}
-	p.perm = ps
+	s.buildRows(p, rs)
 	p.attr = s.buildAttrs(p.groups)
 	p.fields = s.buildFields(p, fieldCache)
 }
 
-func (s *Snapshot) buildPermSet(assigned []int32, rs []restriction) *permSet {
-	nRes, W := len(s.resNames), s.words
-	ps := &permSet{hasRoles: len(assigned) > 0, bits: make([]uint64, nRes*nScopes*W), rows: make([]permRow, nRes)}
-	addRow := func(ri int32, ro int32, fi int, f *flatGrant) {
-		row := &ps.rows[ri]
-		row.grants = append(row.grants, rowGrant{role: ro, flat: int32(fi), mask: f.mask, acts: f.acts, cond: f.cond})
-		if f.cond != nil {
-			row.nCond++
+// buildRows lays out a profile's grants. A role given by several groups is
+// attributed to the first group by name.
+func (s *Snapshot) buildRows(p *profile, rs []restriction) {
+	nRes, W, st := len(s.resNames), s.words, s.stride()
+	p.bits = make([]uint64, nRes*st)
+	rows := make([]row, nRes)
+	perRow := make([][]rowGrant, nRes)
+	add := func(ri int, g rowGrant) {
+		perRow[ri] = append(perRow[ri], g)
+		if g.cond != nil {
 			return
 		}
 		for sc := 0; sc < nScopes; sc++ {
-			if f.mask&(1<<sc) != 0 {
-				b := ps.bits[(int(ri)*nScopes+sc)*W:]
+			if g.mask&(1<<sc) != 0 {
+				b := p.bits[ri*st+sc*W:]
 				for w := 0; w < W; w++ {
-					b[w] |= f.acts[w]
+					b[w] |= g.fg.acts[w]
 				}
 			}
 		}
 	}
-	for _, ro := range assigned {
-		r := s.roles[ro]
-		ps.full = ps.full || r.full
+	for i, src := range p.srcs {
+		if i > 0 && p.srcs[i-1].role == src.role {
+			continue
+		}
+		r := s.roles[src.role]
+		p.hasRoles = true
+		p.full = p.full || r.full
+		grp := s.groups[src.group]
+		ms, mbase := grp.matches[src.k], grp.matchBase[src.k]
 		for fi := range r.flat {
 			f := &r.flat[fi]
+			g := rowGrant{a0: f.acts[0], mi: mbase + uint32(fi), match: &ms[fi], cond: f.cond, fg: f, mask: f.mask}
 			if f.allRes {
-				for ri := range s.resNames {
-					addRow(int32(ri), ro, fi, f)
+				for ri := range nRes {
+					add(ri, g)
 				}
 			} else {
 				for _, ri := range f.res {
-					addRow(ri, ro, fi, f)
+					add(int(ri), g)
 				}
 			}
 		}
 	}
+	n := 0
+	for _, g := range perRow {
+		n += len(g)
+	}
+	p.grants = make([]rowGrant, 0, n)
+	for ri, gs := range perRow {
+		r := &rows[ri]
+		r.gOff, r.gN = uint32(len(p.grants)), uint16(len(gs))
+		for _, g := range gs {
+			if g.cond != nil {
+				r.nCond++
+			}
+		}
+		p.grants = append(p.grants, gs...)
+	}
+	// Restrictions: per row, the distinct masks that must all hold.
+	restrict := make([][]uint16, nRes)
 	for _, r := range rs {
 		if r.mask == maskAll {
 			continue // "all" restricts nothing
 		}
 		if r.allRes {
-			for ri := range ps.rows {
-				ps.rows[ri].restrict = append(ps.rows[ri].restrict, r.mask)
+			for ri := range restrict {
+				restrict[ri] = append(restrict[ri], r.mask)
 			}
 		} else {
 			for _, ri := range r.res {
-				ps.rows[ri].restrict = append(ps.rows[ri].restrict, r.mask)
+				restrict[ri] = append(restrict[ri], r.mask)
 			}
 		}
 	}
-	for ri := range ps.rows {
-		if ps.rows[ri].restrict != nil {
-			slices.Sort(ps.rows[ri].restrict)
-			ps.rows[ri].restrict = slices.Compact(ps.rows[ri].restrict)
+	for ri, ms := range restrict {
+		if len(ms) == 0 {
+			continue
+		}
+		slices.Sort(ms)
+		ms = slices.Compact(ms)
+		rows[ri].rOff, rows[ri].rN = uint32(len(p.restrict)), uint16(len(ms))
+		p.restrict = append(p.restrict, ms...)
+	}
+	for ri, r := range rows {
+		h := ri*st + nScopes*W
+		p.bits[h], p.bits[h+1] = encodeRow(r)
+		if W == 1 {
+			n := 0
+			for _, g := range perRow[ri] {
+				if g.cond == nil && n < maxInline {
+					p.bits[h+2+2*n], p.bits[h+3+2*n] = g.a0, uint64(g.mask)|uint64(g.mi)<<32
+					n++
+				}
+			}
+			p.bits[h+1] |= uint64(n) << 48
 		}
 	}
-	return ps
 }
 
 // buildAttrs merges the attributes of a group set: every attribute becomes

@@ -115,8 +115,8 @@ func (s *Snapshot) subjectProfile(id string) *profile {
 	if s == nil {
 		return nil
 	}
-	if pi, ok := s.subjects[id]; ok {
-		return s.profiles[pi]
+	if pi, ok := s.lookup(id); ok {
+		return &s.profiles[pi]
 	}
 	return nil
 }
@@ -152,8 +152,10 @@ func Diff(old, new *Snapshot) Changes {
 	ids := map[string]bool{}
 	for _, s := range []*Snapshot{old, new} {
 		if s != nil {
-			for id := range s.subjects {
-				ids[id] = true
+			for pi := range s.profiles {
+				for _, id := range s.profiles[pi].members {
+					ids[id] = true
+				}
 			}
 		}
 	}

@@ -171,7 +171,7 @@ func (s *Snapshot) buildFields(p *profile, cache map[string]*fieldResult) []*fie
 				groups = append(groups, g)
 			}
 		}
-		full := p.perm.full
+		full := p.full
 		if !full && len(roles) == 0 && len(groups) == 0 {
 			out[pi] = pol.nobody
 			continue

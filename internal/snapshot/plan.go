@@ -90,8 +90,7 @@ func (s *Snapshot) Plan(sub Subject, action, resourceType string) Plan {
 	if p == nil {
 		return Plan{Kind: PlanNever, Reason: why}
 	}
-	ps := p.perm
-	if !ps.hasRoles {
+	if !p.hasRoles {
 		return Plan{Kind: PlanNever, Reason: ReasonNoRoles}
 	}
 	ri, resKnown := s.resIdx[resourceType]
@@ -99,17 +98,18 @@ func (s *Snapshot) Plan(sub Subject, action, resourceType string) Plan {
 	W := s.words
 	w := int(ai >> 6)
 	bit := uint64(1) << (ai & 63)
-	base := int(ri)*nScopes*W + w
+	base := int(ri)*s.stride() + w
 	var terms []*Filter
 	for sc := 0; sc < nScopes; sc++ {
-		if ps.bits[base+sc*W]&bit != 0 {
+		if p.bits[base+sc*W]&bit != 0 {
 			terms = append(terms, s.scopeFilter(1<<sc, p, &sub))
 		}
 	}
-	row := &ps.rows[ri]
-	for i := range row.grants {
-		g := &row.grants[i]
-		if g.cond == nil || g.acts[w]&bit == 0 {
+	r := s.rowOf(p.bits, ri)
+	gs := p.rowGrants(r)
+	for i := range gs {
+		g := &gs[i]
+		if g.cond == nil || !g.has(w, bit) {
 			continue
 		}
 		terms = append(terms, and(s.scopeFilter(g.mask, p, &sub), s.condFilter(g.cond, p, &sub, action)))
@@ -124,9 +124,9 @@ func (s *Snapshot) Plan(sub Subject, action, resourceType string) Plan {
 		return Plan{Kind: PlanNever, Reason: ReasonNotPermitted}
 	}
 	f := or(terms...)
-	if len(row.restrict) > 0 {
+	if r.rN > 0 {
 		parts := []*Filter{}
-		for _, m := range row.restrict {
+		for _, m := range p.rowRestrict(r) {
 			parts = append(parts, s.scopeFilter(m, p, &sub))
 		}
 		f = and(append(parts, f)...)

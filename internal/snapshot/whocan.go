@@ -35,8 +35,9 @@ func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
 	ai := s.actIdx[action]
 	w, bit := int(ai>>6), uint64(1)<<(ai&63)
 	req := &Request{Action: action, Resource: res}
-	for _, p := range s.profiles {
-		if len(p.members) == 0 || !p.perm.hasRoles {
+	for pi := range s.profiles {
+		p := &s.profiles[pi]
+		if len(p.members) == 0 || !p.hasRoles {
 			continue
 		}
 		// Without conditions a decision is monotone in own/assigned/contact,
@@ -44,9 +45,9 @@ func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
 		// like the generic subject. Conditions may read subject.id, so then
 		// every member is checked.
 		perMember := false
-		row := &p.perm.rows[ri]
-		for i := range row.grants {
-			if g := &row.grants[i]; g.cond != nil && g.acts[w]&bit != 0 {
+		gs := p.rowGrants(s.rowOf(p.bits, ri))
+		for i := range gs {
+			if g := &gs[i]; g.cond != nil && g.has(w, bit) {
 				perMember = true
 				break
 			}
