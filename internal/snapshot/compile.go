@@ -169,9 +169,9 @@ type profile struct {
 
 // row is a decoded block header.
 type row struct {
-	gOff  uint32
-	gN    uint16
-	nCond uint16
+	gOff   uint32
+	gN     uint16
+	nCond  uint16
 	rOff   uint32
 	rN     uint16
 	inline uint16
