@@ -106,7 +106,10 @@ func (s *Snapshot) stepApplies(k *chain, st *step, res *Resource) bool {
 		action:   map[string]any{"name": k.action},
 		context:  map[string]any{},
 	}
-	return st.cond.eval(act)
+	// A condition that cannot be decided (missing amount, wrong type)
+	// keeps the step: skipping it would approve by default.
+	v, ok := st.cond.evalStrict(act)
+	return v || !ok
 }
 
 // eligible tells whether the subject with profile p may approve st on res.

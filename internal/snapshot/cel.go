@@ -127,6 +127,22 @@ func (c *condition) eval(act any) (ok bool) {
 	return isBool && bool(b)
 }
 
+// evalStrict is eval that also says whether the result was a real bool
+// (false on error, non-bool or cost overrun).
+func (c *condition) evalStrict(act any) (value, ok bool) {
+	defer func() {
+		if recover() != nil {
+			value, ok = false, false
+		}
+	}()
+	out, _, err := c.prg.Eval(act)
+	if err != nil {
+		return false, false
+	}
+	b, isBool := out.(types.Bool)
+	return isBool && bool(b), isBool
+}
+
 // residual partially evaluates the condition with the resource unknown. It
 // returns known=true and the value when the condition does not depend on
 // the resource (or context), else the residual expression.
