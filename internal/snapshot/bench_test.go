@@ -2,10 +2,11 @@ package snapshot_test
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
-	"time"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
@@ -129,4 +130,194 @@ func BenchmarkCheckNaive(b *testing.B) {
 	}
 }
 
-var _ = time.Now
+// decoder mimics a JSON decoder that fills one reused Request from a
+// reused buffer: the request it hands to Check is hot in cache, as in a
+// server, while the snapshot data for a random subject stays cold.
+type decoder struct {
+	buf       []byte
+	assignees [4]string
+	req       snapshot.Request
+}
+
+func (d *decoder) str(s string) string {
+	start := len(d.buf)
+	d.buf = append(d.buf, s...)
+	return unsafe.String(unsafe.SliceData(d.buf[start:]), len(s))
+}
+
+func (d *decoder) decode(src *snapshot.Request) *snapshot.Request {
+	d.buf = d.buf[:0]
+	r := &d.req
+	r.Subject.ID = d.str(src.Subject.ID)
+	r.Action = d.str(src.Action)
+	r.Resource.Type = d.str(src.Resource.Type)
+	r.Resource.OwnerID = d.str(src.Resource.OwnerID)
+	r.Resource.Unit = d.str(src.Resource.Unit)
+	r.Resource.FacilityID = d.str(src.Resource.FacilityID)
+	r.Resource.CompanyID = d.str(src.Resource.CompanyID)
+	n := copy(d.assignees[:], src.Resource.AssigneeIDs)
+	for i := 0; i < n; i++ {
+		d.assignees[i] = d.str(d.assignees[i])
+	}
+	r.Resource.AssigneeIDs = d.assignees[:n]
+	r.Resource.ProjectContacts = src.Resource.ProjectContacts
+	r.Resource.Properties = src.Resource.Properties
+	return r
+}
+
+// BenchmarkCheckScopeDecoded is the headline figure: scope-path checks of
+// random subjects of the tenant, each request freshly "decoded" into a hot
+// buffer (the copy is included in the time).
+func BenchmarkCheckScopeDecoded(b *testing.B) {
+	for _, users := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			t := tenantOf(b, users)
+			reqs := scopeRequests(t)
+			d := &decoder{buf: make([]byte, 0, 512)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t.snap.Check(d.decode(&reqs[i%len(reqs)]))
+			}
+		})
+	}
+}
+
+// celRequests are requests whose decision evaluates a CEL condition.
+func celRequests(t *benchTenant) []snapshot.Request {
+	var out []snapshot.Request
+	for _, r := range t.reqs {
+		req := toRequest(r)
+		if testing.AllocsPerRun(1, func() { t.snap.Check(&req) }) > 0 {
+			out = append(out, req)
+		}
+	}
+	return out
+}
+
+func BenchmarkCheckCEL(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	reqs := celRequests(t)
+	if len(reqs) == 0 {
+		b.Skip("no CEL requests")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.snap.Check(&reqs[i%len(reqs)])
+	}
+}
+
+func BenchmarkCheckExternalGroups(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	var reqs []snapshot.Request
+	for i, g := range t.model.Groups {
+		if len(g.ExternalGroups) > 0 {
+			r := toRequest(t.reqs[i%len(t.reqs)])
+			r.Subject = snapshot.Subject{ID: fmt.Sprintf("sso-%d", i), Groups: g.ExternalGroups}
+			reqs = append(reqs, r)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.snap.Check(&reqs[i%len(reqs)])
+	}
+}
+
+func BenchmarkFields(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	var reqs []snapshot.Request
+	for _, r := range t.reqs {
+		req := toRequest(r)
+		if t.snap.Fields(&req).Covered {
+			reqs = append(reqs, req)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.snap.Fields(&reqs[i%len(reqs)])
+	}
+}
+
+func BenchmarkPlan(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := &t.reqs[i%len(t.reqs)]
+		t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
+	}
+}
+
+func BenchmarkPlanSQL(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	cols := map[string]string{"ownerId": "owner_id", "assigneeIds": "assignee_ids", "unit": "unit", "facilityId": "facility_id",
+		"companyId": "company_id", "projectContacts": "contacts", "amount": "amount", "id": "id"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := &t.reqs[i%len(t.reqs)]
+		p := t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
+		_, _, _ = p.SQL(cols)
+	}
+}
+
+func BenchmarkWhoCan(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := toRequest(t.reqs[i%len(t.reqs)])
+		t.snap.WhoCan(r.Action, r.Resource)
+	}
+}
+
+func BenchmarkActions(b *testing.B) {
+	t := tenantOf(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := toRequest(t.reqs[i%len(t.reqs)])
+		t.snap.Actions(r.Subject, r.Resource)
+	}
+}
+
+// BenchmarkCompile1M needs GATEHOUSE_BENCH_1M=1: generating a million
+// users takes a while.
+func BenchmarkCompile1M(b *testing.B) {
+	if os.Getenv("GATEHOUSE_BENCH_1M") == "" {
+		b.Skip("set GATEHOUSE_BENCH_1M=1")
+	}
+	m := tenantgen.Generate(tenantgen.Default(1_000_000))
+	objs := snapshot.Objects(m.Objects())
+	reqs := m.Requests(10_000, 7)
+	m = nil
+	b.ResetTimer()
+	var s *snapshot.Snapshot
+	var heap uint64
+	for i := 0; i < b.N; i++ {
+		before := heapInUse()
+		s, _ = snapshot.Compile("acme", objs)
+		heap = heapInUse() - before
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(heap)/(1<<20), "heapMB")
+	b.ReportMetric(float64(s.Counts().Profiles), "profiles")
+	// Check on the scope path at 1M users, reported as a metric.
+	var scope []snapshot.Request
+	for _, r := range reqs {
+		req := toRequest(r)
+		if testing.AllocsPerRun(1, func() { s.Check(&req) }) == 0 {
+			scope = append(scope, req)
+		}
+	}
+	d := &decoder{buf: make([]byte, 0, 512)}
+	res := testing.Benchmark(func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			s.Check(d.decode(&scope[i%len(scope)]))
+		}
+	})
+	b.ReportMetric(float64(res.NsPerOp()), "checkNs")
+}

@@ -18,20 +18,20 @@ func TestScopes(t *testing.T) {
 		reason  string
 	}
 	tests := map[string]tc{
-		"all matches any record":          {scope: v1alpha1.ScopeAll, res: snapshot.Resource{}, allowed: true},
-		"empty scope means all":           {scope: "", res: snapshot.Resource{}, allowed: true},
-		"own: owner":                      {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{OwnerID: "u1"}, allowed: true},
-		"own: other owner":                {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{OwnerID: "u2"}, reason: snapshot.ReasonScopeNotMatched},
-		"own: no owner is nobody's":       {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
-		"own: assignee is not owner":      {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{AssigneeIDs: []string{"u1"}}, reason: snapshot.ReasonScopeNotMatched},
-		"assigned: among assignees":       {scope: v1alpha1.ScopeAssigned, res: snapshot.Resource{AssigneeIDs: []string{"x", "u1"}}, allowed: true},
-		"assigned: owner only":            {scope: v1alpha1.ScopeAssigned, res: snapshot.Resource{OwnerID: "u1"}, reason: snapshot.ReasonScopeNotMatched},
-		"ownOrAssigned: owner":            {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{OwnerID: "u1"}, allowed: true},
-		"ownOrAssigned: assignee":         {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{AssigneeIDs: []string{"u1"}}, allowed: true},
-		"ownOrAssigned: stranger":         {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{OwnerID: "x", AssigneeIDs: []string{"y"}}, reason: snapshot.ReasonScopeNotMatched},
-		"contact: project contact":        {scope: v1alpha1.ScopeContact, res: snapshot.Resource{ProjectContacts: []string{"u1"}}, allowed: true},
-		"contact: owner is not a contact": {scope: v1alpha1.ScopeContact, res: snapshot.Resource{OwnerID: "u1"}, reason: snapshot.ReasonScopeNotMatched},
-		"unit: same unit":                 {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
+		"all matches any record":               {scope: v1alpha1.ScopeAll, res: snapshot.Resource{}, allowed: true},
+		"empty scope means all":                {scope: "", res: snapshot.Resource{}, allowed: true},
+		"own: owner":                           {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{OwnerID: "u1"}, allowed: true},
+		"own: other owner":                     {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{OwnerID: "u2"}, reason: snapshot.ReasonScopeNotMatched},
+		"own: no owner is nobody's":            {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
+		"own: assignee is not owner":           {scope: v1alpha1.ScopeOwn, res: snapshot.Resource{AssigneeIDs: []string{"u1"}}, reason: snapshot.ReasonScopeNotMatched},
+		"assigned: among assignees":            {scope: v1alpha1.ScopeAssigned, res: snapshot.Resource{AssigneeIDs: []string{"x", "u1"}}, allowed: true},
+		"assigned: owner only":                 {scope: v1alpha1.ScopeAssigned, res: snapshot.Resource{OwnerID: "u1"}, reason: snapshot.ReasonScopeNotMatched},
+		"ownOrAssigned: owner":                 {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{OwnerID: "u1"}, allowed: true},
+		"ownOrAssigned: assignee":              {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{AssigneeIDs: []string{"u1"}}, allowed: true},
+		"ownOrAssigned: stranger":              {scope: v1alpha1.ScopeOwnOrAssigned, res: snapshot.Resource{OwnerID: "x", AssigneeIDs: []string{"y"}}, reason: snapshot.ReasonScopeNotMatched},
+		"contact: project contact":             {scope: v1alpha1.ScopeContact, res: snapshot.Resource{ProjectContacts: []string{"u1"}}, allowed: true},
+		"contact: owner is not a contact":      {scope: v1alpha1.ScopeContact, res: snapshot.Resource{OwnerID: "u1"}, reason: snapshot.ReasonScopeNotMatched},
+		"unit: same unit":                      {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
 		"unit: group unit with trailing slash": {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab/"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
 		"unit: child unit is not the unit":     {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, reason: snapshot.ReasonScopeNotMatched},
 		"unit: record without unit":            {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
@@ -40,16 +40,16 @@ func TestScopes(t *testing.T) {
 			res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
 		"unit: group unit wins over request": {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/us"}, subject: snapshot.Subject{Unit: "/ca/ab"},
 			res: snapshot.Resource{Unit: "/ca/ab"}, reason: snapshot.ReasonScopeNotMatched},
-		"unitTree: same unit":            {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
-		"unitTree: child unit":           {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, allowed: true},
-		"unitTree: grandchild unit":      {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, allowed: true},
-		"unitTree: sibling prefix":       {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/abc"}, reason: snapshot.ReasonScopeNotMatched},
-		"unitTree: parent unit":          {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca"}, reason: snapshot.ReasonScopeNotMatched},
-		"unitTree: root covers all":      {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/"}, res: snapshot.Resource{Unit: "/us/tx"}, allowed: true},
-		"unitTree: record without unit":  {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/"}, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
-		"facility: one of subject's":     {scope: v1alpha1.ScopeFacility, attrs: []string{"facilities", "[f1,f2]"}, res: snapshot.Resource{FacilityID: "f2"}, allowed: true},
-		"facility: other facility":       {scope: v1alpha1.ScopeFacility, attrs: []string{"facilities", "[f1,f2]"}, res: snapshot.Resource{FacilityID: "f3"}, reason: snapshot.ReasonScopeNotMatched},
-		"facility: request facilities":   {scope: v1alpha1.ScopeFacility, subject: snapshot.Subject{Facilities: []string{"f3"}}, res: snapshot.Resource{FacilityID: "f3"}, allowed: true},
+		"unitTree: same unit":             {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
+		"unitTree: child unit":            {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, allowed: true},
+		"unitTree: grandchild unit":       {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, allowed: true},
+		"unitTree: sibling prefix":        {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/abc"}, reason: snapshot.ReasonScopeNotMatched},
+		"unitTree: parent unit":           {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca"}, reason: snapshot.ReasonScopeNotMatched},
+		"unitTree: root covers all":       {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/"}, res: snapshot.Resource{Unit: "/us/tx"}, allowed: true},
+		"unitTree: record without unit":   {scope: v1alpha1.ScopeUnitTree, attrs: []string{"unit", "/"}, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
+		"facility: one of subject's":      {scope: v1alpha1.ScopeFacility, attrs: []string{"facilities", "[f1,f2]"}, res: snapshot.Resource{FacilityID: "f2"}, allowed: true},
+		"facility: other facility":        {scope: v1alpha1.ScopeFacility, attrs: []string{"facilities", "[f1,f2]"}, res: snapshot.Resource{FacilityID: "f3"}, reason: snapshot.ReasonScopeNotMatched},
+		"facility: request facilities":    {scope: v1alpha1.ScopeFacility, subject: snapshot.Subject{Facilities: []string{"f3"}}, res: snapshot.Resource{FacilityID: "f3"}, allowed: true},
 		"facility: empty record facility": {scope: v1alpha1.ScopeFacility, attrs: []string{"facilities", "[f1]"}, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
 		"company: subject's company":      {scope: v1alpha1.ScopeCompany, attrs: []string{"company", "acme"}, res: snapshot.Resource{CompanyID: "acme"}, allowed: true},
 		"company: other company":          {scope: v1alpha1.ScopeCompany, attrs: []string{"company", "acme"}, res: snapshot.Resource{CompanyID: "globex"}, reason: snapshot.ReasonScopeNotMatched},
@@ -158,17 +158,17 @@ func TestExtendsAndGroups(t *testing.T) {
 	objs.Groups[1] = withMemberGroups(objs.Groups[1], "")
 	s := mustCompile(t, objs)
 	tests := map[string]struct {
-		action, res  string
-		r            snapshot.Resource
-		allowed      bool
-		role, from   string
-		group        string
-		permIdx      int
+		action, res string
+		r           snapshot.Resource
+		allowed     bool
+		role, from  string
+		group       string
+		permIdx     int
 	}{
-		"own permission":            {"edit", "workorders", snapshot.Resource{OwnerID: "alice"}, true, "top", "", "techs", 0},
-		"extended permission":       {"view", "workorders", snapshot.Resource{}, true, "top", "mid", "techs", 0},
-		"transitively extended":     {"view", "assets", snapshot.Resource{}, true, "top", "base", "techs", 0},
-		"via including group":       {"export", "reports", snapshot.Resource{}, true, "reports", "", "outer", 0},
+		"own permission":               {"edit", "workorders", snapshot.Resource{OwnerID: "alice"}, true, "top", "", "techs", 0},
+		"extended permission":          {"view", "workorders", snapshot.Resource{}, true, "top", "mid", "techs", 0},
+		"transitively extended":        {"view", "assets", snapshot.Resource{}, true, "top", "base", "techs", 0},
+		"via including group":          {"export", "reports", snapshot.Resource{}, true, "reports", "", "outer", 0},
 		"extends does not widen scope": {"edit", "workorders", snapshot.Resource{OwnerID: "bob"}, false, "", "", "", 0},
 	}
 	for name, tc := range tests {
@@ -230,17 +230,17 @@ func TestRestrictions(t *testing.T) {
 		allowed              bool
 		reason               string
 	}{
-		"supplier: own company PO":          {"sup", "view", "purchaseorders", snapshot.Resource{CompanyID: "globex"}, true, ""},
-		"supplier: other company PO":        {"sup", "view", "purchaseorders", snapshot.Resource{CompanyID: "acme"}, false, snapshot.ReasonRestricted},
-		"supplier: PO without company":      {"sup", "view", "purchaseorders", snapshot.Resource{}, false, snapshot.ReasonRestricted},
-		"supplier: unrestricted module":     {"sup", "view", "workorders", snapshot.Resource{}, true, ""},
-		"staff: not restricted":             {"staff", "view", "purchaseorders", snapshot.Resource{CompanyID: "acme"}, true, ""},
-		"full access is still restricted":   {"sup-admin", "delete", "invoices", snapshot.Resource{CompanyID: "acme"}, false, snapshot.ReasonRestricted},
-		"full access within restriction":    {"sup-admin", "delete", "invoices", snapshot.Resource{CompanyID: "globex"}, true, ""},
-		"full access unrestricted":          {"admin", "delete", "invoices", snapshot.Resource{CompanyID: "acme"}, true, ""},
-		"wildcard restriction: own":         {"staff2", "view", "workorders", snapshot.Resource{OwnerID: "staff2"}, true, ""},
-		"wildcard restriction: not own":     {"staff2", "view", "workorders", snapshot.Resource{OwnerID: "x"}, false, snapshot.ReasonRestricted},
-		"restriction does not grant":        {"staff2", "edit", "workorders", snapshot.Resource{OwnerID: "staff2"}, false, snapshot.ReasonNotPermitted},
+		"supplier: own company PO":        {"sup", "view", "purchaseorders", snapshot.Resource{CompanyID: "globex"}, true, ""},
+		"supplier: other company PO":      {"sup", "view", "purchaseorders", snapshot.Resource{CompanyID: "acme"}, false, snapshot.ReasonRestricted},
+		"supplier: PO without company":    {"sup", "view", "purchaseorders", snapshot.Resource{}, false, snapshot.ReasonRestricted},
+		"supplier: unrestricted module":   {"sup", "view", "workorders", snapshot.Resource{}, true, ""},
+		"staff: not restricted":           {"staff", "view", "purchaseorders", snapshot.Resource{CompanyID: "acme"}, true, ""},
+		"full access is still restricted": {"sup-admin", "delete", "invoices", snapshot.Resource{CompanyID: "acme"}, false, snapshot.ReasonRestricted},
+		"full access within restriction":  {"sup-admin", "delete", "invoices", snapshot.Resource{CompanyID: "globex"}, true, ""},
+		"full access unrestricted":        {"admin", "delete", "invoices", snapshot.Resource{CompanyID: "acme"}, true, ""},
+		"wildcard restriction: own":       {"staff2", "view", "workorders", snapshot.Resource{OwnerID: "staff2"}, true, ""},
+		"wildcard restriction: not own":   {"staff2", "view", "workorders", snapshot.Resource{OwnerID: "x"}, false, snapshot.ReasonRestricted},
+		"restriction does not grant":      {"staff2", "edit", "workorders", snapshot.Resource{OwnerID: "staff2"}, false, snapshot.ReasonNotPermitted},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -267,16 +267,16 @@ func TestFullAccessAndWildcards(t *testing.T) {
 		r                    snapshot.Resource
 		allowed              bool
 	}{
-		"admin: anything":                     {"admin", "delete", "workorders", snapshot.Resource{}, true},
-		"admin: unknown resource and action":  {"admin", "launch", "spaceships", snapshot.Resource{}, true},
-		"inherited full access":               {"i", "launch", "spaceships", snapshot.Resource{}, true},
-		"viewer: known resource":              {"viewer", "view", "workorders", snapshot.Resource{}, true},
-		"viewer: resource unknown to tenant":  {"viewer", "view", "spaceships", snapshot.Resource{}, true},
-		"viewer: other action":                {"viewer", "edit", "workorders", snapshot.Resource{}, false},
-		"action wildcard: known action":       {"w", "edit", "workorders", snapshot.Resource{OwnerID: "w"}, true},
-		"action wildcard: unknown action":     {"w", "launch", "workorders", snapshot.Resource{OwnerID: "w"}, true},
-		"action wildcard keeps scope":         {"w", "launch", "workorders", snapshot.Resource{OwnerID: "x"}, false},
-		"action wildcard keeps resource":      {"w", "edit", "assets", snapshot.Resource{OwnerID: "w"}, false},
+		"admin: anything":                    {"admin", "delete", "workorders", snapshot.Resource{}, true},
+		"admin: unknown resource and action": {"admin", "launch", "spaceships", snapshot.Resource{}, true},
+		"inherited full access":              {"i", "launch", "spaceships", snapshot.Resource{}, true},
+		"viewer: known resource":             {"viewer", "view", "workorders", snapshot.Resource{}, true},
+		"viewer: resource unknown to tenant": {"viewer", "view", "spaceships", snapshot.Resource{}, true},
+		"viewer: other action":               {"viewer", "edit", "workorders", snapshot.Resource{}, false},
+		"action wildcard: known action":      {"w", "edit", "workorders", snapshot.Resource{OwnerID: "w"}, true},
+		"action wildcard: unknown action":    {"w", "launch", "workorders", snapshot.Resource{OwnerID: "w"}, true},
+		"action wildcard keeps scope":        {"w", "launch", "workorders", snapshot.Resource{OwnerID: "x"}, false},
+		"action wildcard keeps resource":     {"w", "edit", "assets", snapshot.Resource{OwnerID: "w"}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -362,21 +362,21 @@ func TestCELConditions(t *testing.T) {
 			r.Context = map[string]any{"channel": "mobile"}
 			return r
 		}(), true},
-		"context condition false":             {req("u1", "view", "workorders", snapshot.Resource{OwnerID: "u1"}), false},
+		"context condition false": {req("u1", "view", "workorders", snapshot.Resource{OwnerID: "u1"}), false},
 		"scope still applies with condition": {func() *snapshot.Request {
 			r := req("u1", "view", "workorders", snapshot.Resource{OwnerID: "x"})
 			r.Context = map[string]any{"channel": "mobile"}
 			return r
 		}(), false},
-		"subject groups and resource id":      {req("u1", "view", "assets", snapshot.Resource{ID: "A-1"}), true},
-		"resource id mismatch":                {req("u1", "view", "assets", snapshot.Resource{ID: "B-1"}), false},
+		"subject groups and resource id": {req("u1", "view", "assets", snapshot.Resource{ID: "A-1"}), true},
+		"resource id mismatch":           {req("u1", "view", "assets", snapshot.Resource{ID: "B-1"}), false},
 		"request property used when group lacks it": {func() *snapshot.Request {
 			r := req("u1", "view", "meters", snapshot.Resource{})
 			r.Subject.Properties = map[string]any{"level": 3}
 			return r
 		}(), true},
-		"dyn bool property true":   {req("u1", "view", "parts", snapshot.Resource{Properties: map[string]any{"urgent": true}}), true},
-		"dyn non-bool denies":      {req("u1", "view", "parts", snapshot.Resource{Properties: map[string]any{"urgent": "yes"}}), false},
+		"dyn bool property true": {req("u1", "view", "parts", snapshot.Resource{Properties: map[string]any{"urgent": true}}), true},
+		"dyn non-bool denies":    {req("u1", "view", "parts", snapshot.Resource{Properties: map[string]any{"urgent": "yes"}}), false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

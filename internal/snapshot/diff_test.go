@@ -32,7 +32,10 @@ func TestDiff(t *testing.T) {
 	if ch.FromRevision != o.Revision() || ch.ToRevision != n.Revision() || ch.Empty() {
 		t.Fatalf("header %+v", ch)
 	}
-	type pc struct{ change, kind, res, act, scope string; subjects, groups []string }
+	type pc struct {
+		change, kind, res, act, scope string
+		subjects, groups              []string
+	}
 	var perms []pc
 	for _, p := range ch.Permissions {
 		perms = append(perms, pc{p.Change, p.Kind, p.Resource, p.Action, p.Scope, p.Subjects, p.Groups})

@@ -24,11 +24,11 @@ func (r *byteReader) n(max int) int {
 func (r *byteReader) pick(xs []string) string { return xs[r.n(len(xs))] }
 
 var (
-	fzNames    = []string{"a", "b", "c", "d", "e", "Bad!", ""}
-	fzModules  = []string{"workorders", "assets", "*", "invoices", "bad module", ""}
-	fzActions  = []string{"view", "edit", "*", "approve", "x y", ""}
-	fzScopes   = []string{"", "all", "own", "assigned", "ownOrAssigned", "contact", "unit", "unitTree", "facility", "company", "bogus"}
-	fzExprs    = []string{"", "true", "resource.properties.amount < 5000", "1 + ", "'s'", "subject.id == resource.properties.ownerId",
+	fzNames   = []string{"a", "b", "c", "d", "e", "Bad!", ""}
+	fzModules = []string{"workorders", "assets", "*", "invoices", "bad module", ""}
+	fzActions = []string{"view", "edit", "*", "approve", "x y", ""}
+	fzScopes  = []string{"", "all", "own", "assigned", "ownOrAssigned", "contact", "unit", "unitTree", "facility", "company", "bogus"}
+	fzExprs   = []string{"", "true", "resource.properties.amount < 5000", "1 + ", "'s'", "subject.id == resource.properties.ownerId",
 		"resource.properties.l.all(x, resource.properties.l.all(y, resource.properties.l.all(z, x == y)))", "context.x", "resource.properties.flag"}
 	fzSubjects = []string{"u1", "u2", "u3", "", "u-very-long-subject-identifier@example.com"}
 	fzUnits    = []string{"/ca", "/ca/ab", "/", "relative", "/ca//x", "/ca/ab/"}

@@ -42,15 +42,15 @@ func planTenant(t testing.TB) *snapshot.Snapshot {
 func TestPlanKindsAndSQL(t *testing.T) {
 	s := planTenant(t)
 	tests := map[string]struct {
-		subject      snapshot.Subject
-		action, res  string
-		kind         snapshot.PlanKind
-		where        string
-		args         []any
-		sqlErr       string
+		subject     snapshot.Subject
+		action, res string
+		kind        snapshot.PlanKind
+		where       string
+		args        []any
+		sqlErr      string
 	}{
-		"always": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "reports", kind: snapshot.PlanAlways, where: "TRUE"},
-		"never: no permission": {subject: snapshot.Subject{ID: "u1"}, action: "delete", res: "reports", kind: snapshot.PlanNever, where: "FALSE"},
+		"always":                 {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "reports", kind: snapshot.PlanAlways, where: "TRUE"},
+		"never: no permission":   {subject: snapshot.Subject{ID: "u1"}, action: "delete", res: "reports", kind: snapshot.PlanNever, where: "FALSE"},
 		"never: unknown subject": {subject: snapshot.Subject{ID: "zz"}, action: "view", res: "reports", kind: snapshot.PlanNever, where: "FALSE"},
 		"never: condition false for this subject": {subject: snapshot.Subject{ID: "u1"}, action: "delete", res: "purchaseorders", kind: snapshot.PlanNever, where: "FALSE"},
 		"own or assigned and unit tree": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "workorders", kind: snapshot.PlanConditional,
