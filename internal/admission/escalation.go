@@ -1,0 +1,273 @@
+package admission
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+// Escalation prevention, as RBAC's escalate check: a user who is not
+// privileged may write an access object only when they themselves hold, in
+// the tenant's served snapshot, everything the object grants.
+//
+//   - Role: every permission of the role (with what it extends); fullAccess
+//     needs full access.
+//   - UserGroup: every permission of every role the group gives.
+//   - FieldPolicy: every write grant needs the user to write that field, every
+//     read grant needs the user to read it.
+//   - ApprovalChain: the user must hold the chain's action on its resource.
+//
+// Subjects the snapshot allows the action "escalate" on the resource
+// "accessroles" are exempt, like cluster admins. Deletions are never
+// escalations and are not checked.
+
+// EscalateAction and EscalateResource name the Gatehouse permission that
+// exempts a tenant administrator from the escalation check.
+const (
+	EscalateAction   = "escalate"
+	EscalateResource = "accessroles"
+)
+
+// heldGrant is one permission the user holds.
+type heldGrant struct {
+	full      bool
+	resources []v1alpha1.ModuleName
+	actions   []v1alpha1.ActionName
+	scope     v1alpha1.Scope
+	when      v1alpha1.CELExpression
+}
+
+// holder is what the user holds in the tenant.
+type holder struct {
+	grants       []heldGrant
+	restrictions []v1alpha1.Restriction
+}
+
+func escalationDenials(req Request, t snapshot.Objects) []string {
+	kind, name := identify(req.Object)
+	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
+	if req.Snapshot.Check(&snapshot.Request{Subject: sub, Action: EscalateAction,
+		Resource: snapshot.Resource{Type: EscalateResource}}).Allowed {
+		return nil
+	}
+	h := holdings(req, t)
+	deny := func(field, format string, args ...any) string {
+		return fmt.Sprintf("%s %q: %s: Forbidden: user %q may not grant %s: they do not hold it in tenant %q (privilege escalation)",
+			kind, name, field, req.User.Name, fmt.Sprintf(format, args...), req.Snapshot.Tenant())
+	}
+	roles := rolesByName(t)
+	var out []string
+	checkRole := func(field, roleName string) {
+		for _, p := range effectivePermissions(roles, roleName) {
+			if p.full {
+				if !h.full() {
+					out = append(out, deny(field, "full access (role %q)", roleName))
+				}
+				continue
+			}
+			for _, r := range p.resources {
+				for _, a := range p.actions {
+					if !h.covers(r, a, p.scope, p.when) {
+						out = append(out, deny(field, "%s on %s with scope %s%s (role %q)", a, r, scopeName(p.scope), whenSuffix(p.when), roleName))
+					}
+				}
+			}
+		}
+	}
+	switch o := req.Object.(type) {
+	case *v1alpha1.Role:
+		checkRole("spec", o.Name)
+	case *v1alpha1.UserGroup:
+		for i, r := range o.Spec.Roles {
+			checkRole(fmt.Sprintf("spec.roles[%d]", i), string(r))
+		}
+	case *v1alpha1.FieldPolicy:
+		fields := req.Snapshot.Fields(&snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: string(o.Spec.Resource)}})
+		for i, f := range o.Spec.Fields {
+			for j, g := range f.Grants {
+				field := fmt.Sprintf("spec.fields[%d].grants[%d]", i, j)
+				switch {
+				case g.Access == v1alpha1.FieldWrite && !h.full() && !fieldIn(fields, fields.Writable, string(f.Name), v1alpha1.FieldWrite):
+					out = append(out, deny(field, "write access to field %q", f.Name))
+				case g.Access == v1alpha1.FieldRead && !h.full() && !fieldIn(fields, fields.Readable, string(f.Name), v1alpha1.FieldRead):
+					out = append(out, deny(field, "read access to field %q", f.Name))
+				}
+			}
+		}
+	case *v1alpha1.ApprovalChain:
+		action := v1alpha1.ActionName(o.Spec.Action)
+		if action == "" {
+			action = "approve"
+		}
+		if !h.holdsAny(o.Spec.Resource, action) {
+			out = append(out, deny("spec.action", "approval of %s (%s)", o.Spec.Resource, action))
+		}
+	}
+	return dedupe(out)
+}
+
+// holdings collects the user's grants from the objects the snapshot serves.
+func holdings(req Request, t snapshot.Objects) holder {
+	groups := map[string]*v1alpha1.UserGroup{}
+	for i := range t.Groups {
+		if req.Snapshot.HasGroup(t.Groups[i].Name) {
+			groups[t.Groups[i].Name] = &t.Groups[i]
+		}
+	}
+	// Direct membership, then groups that include a group the user is in.
+	in := map[string]bool{}
+	for name, g := range groups {
+		if slices.Contains(g.Spec.Members, v1alpha1.SubjectID(req.User.Name)) ||
+			slices.ContainsFunc(g.Spec.ExternalGroups, func(e string) bool { return slices.Contains(req.User.Groups, e) }) {
+			in[name] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for name, g := range groups {
+			if !in[name] && slices.ContainsFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return in[string(m)] }) {
+				in[name], changed = true, true
+			}
+		}
+	}
+	roles := map[string]*v1alpha1.Role{}
+	for i := range t.Roles {
+		if req.Snapshot.HasRole(t.Roles[i].Name) {
+			roles[t.Roles[i].Name] = &t.Roles[i]
+		}
+	}
+	var h holder
+	for _, name := range sortedKeys(in) {
+		g := groups[name]
+		h.restrictions = append(h.restrictions, g.Spec.Restrictions...)
+		for _, r := range g.Spec.Roles {
+			h.grants = append(h.grants, effectivePermissions(roles, string(r))...)
+		}
+	}
+	return h
+}
+
+// effectivePermissions flattens a role and what it extends.
+func effectivePermissions(roles map[string]*v1alpha1.Role, name string) []heldGrant {
+	var out []heldGrant
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(n string) {
+		r, ok := roles[n]
+		if !ok || seen[n] {
+			return
+		}
+		seen[n] = true
+		if r.Spec.FullAccess {
+			out = append(out, heldGrant{full: true})
+		}
+		for _, p := range r.Spec.Permissions {
+			out = append(out, heldGrant{resources: p.Resources, actions: p.Actions, scope: p.Scope, when: p.When})
+		}
+		for _, e := range r.Spec.Extends {
+			walk(string(e))
+		}
+	}
+	walk(name)
+	return out
+}
+
+func (h holder) full() bool {
+	if len(h.restrictions) > 0 {
+		return false // a restricted user holds less than full access
+	}
+	return slices.ContainsFunc(h.grants, func(g heldGrant) bool { return g.full })
+}
+
+// covers reports whether the user holds action on resource for at least the
+// records scope selects, under at least condition when. "*" in the wanted
+// resource or action needs "*" held.
+func (h holder) covers(resource v1alpha1.ModuleName, action v1alpha1.ActionName, scope v1alpha1.Scope, when v1alpha1.CELExpression) bool {
+	for _, r := range h.restrictions {
+		if (slices.Contains(r.Resources, "*") || slices.Contains(r.Resources, resource)) && !scopeWithin(scope, r.Scope) {
+			return false // the user's own access there is narrowed below what is granted
+		}
+	}
+	for _, g := range h.grants {
+		if g.full {
+			return true
+		}
+		if !(slices.Contains(g.resources, "*") || slices.Contains(g.resources, resource)) ||
+			!(slices.Contains(g.actions, "*") || slices.Contains(g.actions, action)) {
+			continue
+		}
+		if (g.when == "" || g.when == when) && scopeWithin(scope, g.scope) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsAny reports whether the user holds action on resource for some records.
+func (h holder) holdsAny(resource v1alpha1.ModuleName, action v1alpha1.ActionName) bool {
+	return slices.ContainsFunc(h.grants, func(g heldGrant) bool {
+		return g.full || (slices.Contains(g.resources, "*") || slices.Contains(g.resources, resource)) &&
+			(slices.Contains(g.actions, "*") || slices.Contains(g.actions, action))
+	})
+}
+
+// scopeWithin reports whether every record scope selects is also selected by
+// held, for any subject and record.
+func scopeWithin(scope, held v1alpha1.Scope) bool {
+	norm := func(s v1alpha1.Scope) v1alpha1.Scope {
+		if s == "" {
+			return v1alpha1.ScopeAll
+		}
+		return s
+	}
+	scope, held = norm(scope), norm(held)
+	switch {
+	case held == v1alpha1.ScopeAll || scope == held:
+		return true
+	case held == v1alpha1.ScopeOwnOrAssigned:
+		return scope == v1alpha1.ScopeOwn || scope == v1alpha1.ScopeAssigned
+	case held == v1alpha1.ScopeUnitTree:
+		return scope == v1alpha1.ScopeUnit
+	}
+	return false
+}
+
+func fieldIn(res snapshot.FieldAccessResult, list []string, field string, need v1alpha1.FieldAccess) bool {
+	if slices.Contains(list, field) {
+		return true
+	}
+	listed := slices.Contains(res.Readable, field) || slices.Contains(res.Writable, field) || slices.Contains(res.Hidden, field)
+	if listed {
+		return false
+	}
+	// A field the user's policy does not list gets the policy default.
+	return !res.Covered || res.Default == v1alpha1.FieldWrite || (need == v1alpha1.FieldRead && res.Default == v1alpha1.FieldRead)
+}
+
+func scopeName(s v1alpha1.Scope) string {
+	if s == "" {
+		return string(v1alpha1.ScopeAll)
+	}
+	return string(s)
+}
+
+func whenSuffix(w v1alpha1.CELExpression) string {
+	if w == "" {
+		return ""
+	}
+	return fmt.Sprintf(" when %q", w)
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := in[:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

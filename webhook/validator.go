@@ -1,0 +1,145 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	policy "github.com/gatehouse-dev/gatehouse/internal/admission"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Validator is the admission handler for the four access kinds. It fetches
+// the tenant's objects and served snapshot, asks the pure policy in
+// internal/admission, and answers.
+type Validator struct {
+	// Reader lists the tenant's current objects (the manager's cache).
+	Reader client.Reader
+	// Store holds the served snapshots, for escalation checks.
+	Store *store.Store
+	// Reviews creates SubjectAccessReviews to learn whether a user holds the
+	// Kubernetes RBAC verb escalate on accessroles; nil treats only
+	// system:masters as privileged.
+	Reviews client.Client
+	// Decoder decodes the admitted objects.
+	Decoder admission.Decoder
+}
+
+// NewValidator returns a Validator decoding with scheme.
+func NewValidator(reader client.Reader, reviews client.Client, st *store.Store, scheme *runtime.Scheme) *Validator {
+	return &Validator{Reader: reader, Reviews: reviews, Store: st, Decoder: admission.NewDecoder(scheme)}
+}
+
+var _ admission.Handler = &Validator{}
+
+// Handle admits or rejects one change to an access object.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	obj, err := v.decode(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	tenant, err := v.tenantObjects(ctx, req.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing the tenant's access objects: %w", err))
+	}
+	privileged, err := v.privileged(ctx, req)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	in := policy.Request{
+		Operation:  policy.Operation(req.Operation),
+		Object:     obj,
+		Tenant:     tenant,
+		Snapshot:   v.Store.Snapshot(req.Namespace),
+		User:       policy.User{Name: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		Privileged: privileged,
+	}
+	if req.Operation == admissionv1.Update {
+		if in.OldObject, err = v.decodeRaw(req.Kind.Kind, req.OldObject.Raw); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+	}
+	out := policy.Review(in)
+	if !out.Allowed() {
+		return admission.Denied(out.Message()).WithWarnings(out.Warnings...)
+	}
+	return admission.Allowed("").WithWarnings(out.Warnings...)
+}
+
+func (v *Validator) decode(req admission.Request) (any, error) {
+	raw := req.Object.Raw
+	if req.Operation == admissionv1.Delete {
+		raw = req.OldObject.Raw
+	}
+	return v.decodeRaw(req.Kind.Kind, raw)
+}
+
+func (v *Validator) decodeRaw(kind string, raw []byte) (any, error) {
+	var obj client.Object
+	switch kind {
+	case "Role":
+		obj = &v1alpha1.Role{}
+	case "UserGroup":
+		obj = &v1alpha1.UserGroup{}
+	case "FieldPolicy":
+		obj = &v1alpha1.FieldPolicy{}
+	case "ApprovalChain":
+		obj = &v1alpha1.ApprovalChain{}
+	default:
+		return nil, fmt.Errorf("kind %q is not an access kind", kind)
+	}
+	if err := v.Decoder.DecodeRaw(runtime.RawExtension{Raw: raw}, obj); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", kind, err)
+	}
+	return obj, nil
+}
+
+func (v *Validator) tenantObjects(ctx context.Context, ns string) (snapshot.Objects, error) {
+	var (
+		roles  v1alpha1.RoleList
+		groups v1alpha1.UserGroupList
+		fields v1alpha1.FieldPolicyList
+		chains v1alpha1.ApprovalChainList
+	)
+	for _, list := range []client.ObjectList{&roles, &groups, &fields, &chains} {
+		if err := v.Reader.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return snapshot.Objects{}, err
+		}
+	}
+	return snapshot.Objects{Roles: roles.Items, Groups: groups.Items, FieldPolicies: fields.Items, ApprovalChains: chains.Items}, nil
+}
+
+// privileged reports whether the user may grant beyond what they hold:
+// cluster admins, and users Kubernetes RBAC allows the verb escalate on
+// accessroles in the namespace (as RBAC's own escalate verb on roles).
+func (v *Validator) privileged(ctx context.Context, req admission.Request) (bool, error) {
+	if slices.Contains(req.UserInfo.Groups, "system:masters") {
+		return true, nil
+	}
+	if v.Reviews == nil || req.Operation == admissionv1.Delete {
+		return false, nil
+	}
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, vals := range req.UserInfo.Extra {
+		extra[k] = authorizationv1.ExtraValue(vals)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: req.UserInfo.Username, Groups: req.UserInfo.Groups, UID: req.UserInfo.UID, Extra: extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: req.Namespace, Verb: "escalate", Group: v1alpha1.GroupVersion.Group, Resource: "accessroles",
+		},
+	}}
+	if err := v.Reviews.Create(ctx, sar); err != nil {
+		return false, fmt.Errorf("asking whether %q may escalate: %w", req.UserInfo.Username, err)
+	}
+	return sar.Status.Allowed, nil
+}
