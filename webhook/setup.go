@@ -34,15 +34,17 @@ type Options struct {
 	WebhookConfigName string
 }
 
-// Setup adds the validating webhook server to the manager. With built-in
-// rotation the server starts only once the certificates exist.
-func Setup(mgr manager.Manager, st *store.Store, opts Options) error {
+// Setup adds the validating webhook server to the manager and returns it
+// (its StartedChecker suits a readiness check). With built-in rotation the
+// server starts only once the certificates exist. It does not use the
+// manager's own webhook server, which would start without them.
+func Setup(mgr manager.Manager, st *store.Store, opts Options) (crwebhook.Server, error) {
 	server := crwebhook.NewServer(crwebhook.Options{Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir})
 	server.Register(ValidatePath, &crwebhook.Admission{
 		Handler: NewValidator(mgr.GetCache(), mgr.GetClient(), st, mgr.GetScheme()),
 	})
 	if !opts.CertRotation {
-		return mgr.Add(server)
+		return server, mgr.Add(server)
 	}
 	ready := make(chan struct{})
 	err := rotator.AddRotator(mgr, &rotator.CertRotator{
@@ -58,9 +60,9 @@ func Setup(mgr manager.Manager, st *store.Store, opts Options) error {
 		Webhooks:               []rotator.WebhookInfo{{Name: opts.WebhookConfigName, Type: rotator.Validating}},
 	})
 	if err != nil {
-		return fmt.Errorf("setting up certificate rotation: %w", err)
+		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
 	}
-	return mgr.Add(afterReady{ready: ready, server: server})
+	return server, mgr.Add(afterReady{ready: ready, server: server})
 }
 
 // afterReady starts the webhook server once the rotator has written the
