@@ -1,0 +1,660 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes     = 1 << 20
+	DefaultMaxBatch         = 1000
+	DefaultMinRevisionWait  = 2 * time.Second
+	DefaultMaxDepth         = 32
+	DefaultPageLimit        = 100
+	DefaultMaxPageLimit     = 1000
+	DefaultMaxCandidates    = 1000
+	RevisionHeader          = "Gatehouse-Revision"
+	requestIDHeader         = "X-Request-Id" // canonical form of X-Request-ID
+	maxPooledBuffer         = 64 << 10
+	wellKnownAuthZEN        = ".well-known/authzen-configuration"
+	tenantsPrefix           = "/tenants/"
+	subjectAccessReviewPath = "/subjectaccessreview"
+)
+
+// Options configure a Handler. The zero value of each field means its
+// default, except Authenticator and TenantAuthorizer, which must be set
+// explicitly (use None{} for development) so that nobody serves decisions
+// unauthenticated by accident.
+type Options struct {
+	// Authenticator turns the caller's bearer token into an identity.
+	Authenticator Authenticator
+	// TenantAuthorizer decides whether a caller may query a tenant.
+	TenantAuthorizer TenantAuthorizer
+
+	// DefaultTenant, when set, is also served at the root (/access/v1/...,
+	// /v1/..., /.well-known/authzen-configuration), for single-tenant
+	// applications and plain AuthZEN clients.
+	DefaultTenant string
+
+	// MaxBodyBytes bounds request bodies (default 1 MiB); larger bodies get
+	// 413.
+	MaxBodyBytes int64
+	// MaxBatch bounds the evaluations of one batch request (default 1,000);
+	// larger batches get 400.
+	MaxBatch int
+	// MaxDepth bounds JSON nesting (default 32).
+	MaxDepth int
+	// MaxCandidates bounds context.candidates of a resource search (default
+	// 1,000).
+	MaxCandidates int
+	// DefaultPageLimit and MaxPageLimit size search result pages (defaults
+	// 100 and 1,000).
+	DefaultPageLimit, MaxPageLimit int
+
+	// MinRevisionWait bounds how long a request carrying
+	// context.minRevision waits for that snapshot revision (default 2 s);
+	// after it the answer is 503 with Retry-After.
+	MinRevisionWait time.Duration
+
+	// BaseURL is the externally visible scheme://host[:port] of the server,
+	// used for the endpoint URLs of discovery metadata. When empty they are
+	// derived from the request (Host header, TLS or not).
+	BaseURL string
+
+	// DecisionLog receives sampled decision records (nil: no decision log).
+	DecisionLog *slog.Logger
+	// DecisionLogSampleRate is the fraction of decisions logged, 0 to 1.
+	DecisionLogSampleRate float64
+}
+
+// Handler serves the authorization APIs over a snapshot store: AuthZEN 1.0
+// evaluation, evaluations and search, discovery metadata, the native
+// fields, plan and approval endpoints, and the Kubernetes
+// SubjectAccessReview webhook. It is safe for concurrent use.
+type Handler struct {
+	store *store.Store
+	opts  Options
+	lim   limits
+	log   *decisionLog
+
+	pool sync.Pool // *state
+	revs atomic.Pointer[map[*snapshot.Snapshot][]string]
+	revM sync.Mutex
+}
+
+// state is the per-request scratch the pool recycles: body buffer,
+// response buffer and decoded request.
+type state struct {
+	body []byte
+	out  []byte
+	req  request
+	dec  decisionOut
+	q    snapshot.Request
+}
+
+// New returns a Handler serving st. It fails when Options lack an
+// Authenticator or TenantAuthorizer.
+func New(st *store.Store, opts Options) (*Handler, error) {
+	if st == nil {
+		return nil, errors.New("authz: nil store")
+	}
+	if opts.Authenticator == nil || opts.TenantAuthorizer == nil {
+		return nil, errors.New("authz: Options.Authenticator and Options.TenantAuthorizer are required (use authz.None{} only for development)")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = DefaultMaxDepth
+	}
+	if opts.MaxCandidates <= 0 {
+		opts.MaxCandidates = DefaultMaxCandidates
+	}
+	if opts.DefaultPageLimit <= 0 {
+		opts.DefaultPageLimit = DefaultPageLimit
+	}
+	if opts.MaxPageLimit <= 0 {
+		opts.MaxPageLimit = DefaultMaxPageLimit
+	}
+	if opts.DefaultPageLimit > opts.MaxPageLimit {
+		opts.DefaultPageLimit = opts.MaxPageLimit
+	}
+	if opts.MinRevisionWait <= 0 {
+		opts.MinRevisionWait = DefaultMinRevisionWait
+	}
+	if opts.DefaultTenant != "" && !validTenant(opts.DefaultTenant) {
+		return nil, fmt.Errorf("authz: default tenant %q is not a valid namespace name", opts.DefaultTenant)
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	h := &Handler{
+		store: st,
+		opts:  opts,
+		lim:   limits{maxDepth: opts.MaxDepth, maxBatch: opts.MaxBatch},
+		log:   newDecisionLog(opts.DecisionLog, opts.DecisionLogSampleRate),
+	}
+	h.pool.New = func() any { return &state{} }
+	empty := map[*snapshot.Snapshot][]string{}
+	h.revs.Store(&empty)
+	return h, nil
+}
+
+// Shared header values. net/http only reads header slices when writing the
+// response, and cap == len makes any append by a wrapper copy, so sharing
+// them saves an allocation per response.
+var (
+	hdrJSON      = []string{"application/json"}
+	hdrNoStore   = []string{"no-store"}
+	hdrNoRev     = []string{""}
+	hdrRetry     = []string{"1"}
+	hdrBearer    = []string{`Bearer realm="gatehouse"`}
+	hdrAllowPost = []string{"POST"}
+	hdrAllowGet  = []string{"GET, HEAD"}
+)
+
+// revisionHeader returns the Gatehouse-Revision header value of a snapshot,
+// cached per snapshot so that serving it allocates nothing.
+func (h *Handler) revisionHeader(s *snapshot.Snapshot) []string {
+	if s == nil {
+		return hdrNoRev
+	}
+	if v, ok := (*h.revs.Load())[s]; ok {
+		return v
+	}
+	h.revM.Lock()
+	defer h.revM.Unlock()
+	old := *h.revs.Load()
+	if v, ok := old[s]; ok {
+		return v
+	}
+	// Snapshots are replaced, not accumulated: start over rather than
+	// keep headers of snapshots nobody serves any more.
+	next := make(map[*snapshot.Snapshot][]string, len(old)+1)
+	if len(old) < 256 {
+		for k, v := range old {
+			next[k] = v
+		}
+	}
+	v := []string{s.Revision()}
+	next[s] = v
+	h.revs.Store(&next)
+	return v
+}
+
+// route is the result of matching a path.
+type route struct {
+	tenant string
+	ep     endpoint
+}
+
+// match maps a path to a tenant and endpoint.
+func (h *Handler) match(path string) (route, bool) {
+	if path == subjectAccessReviewPath {
+		return route{ep: epSAR}, true
+	}
+	var tenant, rest string
+	switch {
+	case strings.HasPrefix(path, tenantsPrefix):
+		p := path[len(tenantsPrefix):]
+		i := strings.IndexByte(p, '/')
+		if i <= 0 {
+			return route{}, false
+		}
+		tenant, rest = p[:i], p[i+1:]
+	case strings.HasPrefix(path, "/"+wellKnownAuthZEN+tenantsPrefix):
+		// RFC 8615 form: the well-known segment goes between host and
+		// the PDP identifier's path (https://host/tenants/ns).
+		tenant = path[len("/"+wellKnownAuthZEN+tenantsPrefix):]
+		if strings.IndexByte(tenant, '/') >= 0 {
+			return route{}, false
+		}
+		rest = wellKnownAuthZEN
+	default:
+		if h.opts.DefaultTenant == "" {
+			return route{}, false
+		}
+		tenant, rest = h.opts.DefaultTenant, path[1:]
+	}
+	if !validTenant(tenant) {
+		return route{}, false
+	}
+	var ep endpoint
+	switch rest {
+	case "access/v1/evaluation":
+		ep = epEvaluation
+	case "access/v1/evaluations":
+		ep = epEvaluations
+	case "access/v1/search/subject":
+		ep = epSearchSubject
+	case "access/v1/search/action":
+		ep = epSearchAction
+	case "access/v1/search/resource":
+		ep = epSearchResource
+	case "v1/fields":
+		ep = epFields
+	case "v1/plan":
+		ep = epPlan
+	case "v1/approvals/plan":
+		ep = epApprovalPlan
+	case "v1/approvals/check":
+		ep = epApprovalCheck
+	case wellKnownAuthZEN:
+		ep = epDiscovery
+	default:
+		return route{}, false
+	}
+	return route{tenant: tenant, ep: ep}, true
+}
+
+// validTenant accepts Kubernetes namespace names (RFC 1123 labels).
+func validTenant(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '-' && i > 0 && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	if id, ok := r.Header[requestIDHeader]; ok {
+		hdr[requestIDHeader] = id
+	}
+	hdr["Content-Type"] = hdrJSON
+	hdr["Cache-Control"] = hdrNoStore
+
+	rt, ok := h.match(r.URL.Path)
+	if !ok {
+		h.fail(w, http.StatusNotFound, "no such endpoint")
+		return
+	}
+	if rt.ep == epDiscovery {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			hdr["Allow"] = hdrAllowGet
+			h.fail(w, http.StatusMethodNotAllowed, "use GET")
+			return
+		}
+	} else if r.Method != http.MethodPost {
+		hdr["Allow"] = hdrAllowPost
+		h.fail(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	caller, status, msg := h.authenticate(r)
+	if caller == nil {
+		if status == http.StatusUnauthorized {
+			hdr["Www-Authenticate"] = hdrBearer
+		} else {
+			hdr["Retry-After"] = hdrRetry
+		}
+		h.fail(w, status, msg)
+		return
+	}
+	if rt.ep == epSAR {
+		h.serveSAR(w, r, caller)
+		return
+	}
+	if status, msg := h.authorizeTenant(r.Context(), caller, rt.tenant); status != 0 {
+		if status == http.StatusServiceUnavailable {
+			hdr["Retry-After"] = hdrRetry
+		}
+		h.fail(w, status, msg)
+		return
+	}
+	if rt.ep == epDiscovery {
+		h.serveDiscovery(w, r, rt.tenant)
+		return
+	}
+	if ct := r.Header["Content-Type"]; len(ct) > 0 && !isJSON(ct[0]) {
+		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+
+	st := h.pool.Get().(*state)
+	defer h.put(st)
+	body, status, msg := h.readBody(r, st.body)
+	st.body = body
+	if status != 0 {
+		h.fail(w, status, msg)
+		return
+	}
+	if derr := st.req.decode(body, rt.ep, h.lim); derr != nil {
+		h.badRequest(w, rt.tenant, derr.Error())
+		return
+	}
+	switch rt.ep {
+	case epEvaluation:
+		h.serveEvaluation(w, r, st, rt.tenant, caller)
+	case epEvaluations:
+		h.serveEvaluations(w, r, st, rt.tenant, caller)
+	default:
+		h.serveNative(w, r, st, rt)
+	}
+}
+
+func (h *Handler) put(st *state) {
+	if cap(st.body) > maxPooledBuffer {
+		st.body = nil
+	}
+	if cap(st.out) > maxPooledBuffer {
+		st.out = nil
+	}
+	if cap(st.req.items) > 128 {
+		st.req.items = nil
+	}
+	if cap(st.req.candidates) > 128 {
+		st.req.candidates = nil
+	}
+	st.req.reset(0)
+	st.dec = decisionOut{}
+	st.q = snapshot.Request{}
+	h.pool.Put(st)
+}
+
+func isJSON(ct string) bool {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	return strings.EqualFold(ct, "application/json") || (strings.HasPrefix(strings.ToLower(ct), "application/") && strings.HasSuffix(strings.ToLower(ct), "+json"))
+}
+
+// authenticate returns the caller, or nil with the status and message of
+// the refusal.
+func (h *Handler) authenticate(r *http.Request) (*Caller, int, string) {
+	token := ""
+	if v := r.Header["Authorization"]; len(v) > 0 {
+		a := v[0]
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			token = strings.TrimSpace(a[7:])
+		}
+	}
+	c, err := h.opts.Authenticator.Authenticate(r.Context(), token)
+	switch {
+	case err == nil && c != nil:
+		return c, 0, ""
+	case err == nil || errors.Is(err, ErrUnauthenticated):
+		return nil, http.StatusUnauthorized, "missing or invalid bearer token"
+	default:
+		// Not the caller's fault (e.g. the API server is unreachable):
+		// deny, but tell the caller to retry.
+		return nil, http.StatusServiceUnavailable, "authentication unavailable"
+	}
+}
+
+func (h *Handler) authorizeTenant(ctx context.Context, c *Caller, tenant string) (int, string) {
+	ok, err := h.opts.TenantAuthorizer.AuthorizeTenant(ctx, c, tenant)
+	switch {
+	case err != nil:
+		return http.StatusServiceUnavailable, "tenant authorization unavailable"
+	case !ok:
+		return http.StatusForbidden, "caller may not query tenant " + tenant
+	}
+	return 0, ""
+}
+
+// readBody reads the request body into buf (reused), up to MaxBodyBytes.
+func (h *Handler) readBody(r *http.Request, buf []byte) ([]byte, int, string) {
+	max := h.opts.MaxBodyBytes
+	if r.ContentLength > max {
+		return buf[:0], http.StatusRequestEntityTooLarge, "request body larger than " + itoa(int(max)) + " bytes"
+	}
+	buf = buf[:0]
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength+1 {
+		buf = make([]byte, 0, r.ContentLength+1)
+	} else if cap(buf) == 0 {
+		buf = make([]byte, 0, 1024)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return buf[:0], http.StatusRequestEntityTooLarge, "request body larger than " + itoa(int(max)) + " bytes"
+		}
+		if err == io.EOF {
+			return buf, 0, ""
+		}
+		if err != nil {
+			return buf[:0], http.StatusBadRequest, "cannot read request body"
+		}
+	}
+}
+
+// fail writes an error response.
+func (h *Handler) fail(w http.ResponseWriter, status int, msg string) {
+	hdr := w.Header()
+	if _, ok := hdr[RevisionHeader]; !ok {
+		hdr[RevisionHeader] = hdrNoRev
+	}
+	w.WriteHeader(status)
+	var buf [256]byte
+	w.Write(appendError(buf[:0], msg))
+}
+
+// badRequest writes a 400 that still carries the tenant's revision.
+func (h *Handler) badRequest(w http.ResponseWriter, tenant, msg string) {
+	w.Header()[RevisionHeader] = h.revisionHeader(h.store.Snapshot(tenant))
+	h.fail(w, http.StatusBadRequest, msg)
+}
+
+// entry returns the tenant's snapshot, waiting for minRevision when asked.
+// It returns ok=false after writing a 503 when the revision did not show up
+// in time.
+//
+// Revisions are content hashes, not counters, so "at least" cannot be
+// computed: a request waits until the served revision equals minRevision.
+// A caller that wrote policy and then asks with the revision the
+// PermissionSnapshot status reported gets a decision from that policy or
+// a 503, never a stale decision.
+func (h *Handler) entry(w http.ResponseWriter, r *http.Request, tenant, minRevision string) (*snapshot.Snapshot, bool) {
+	e := h.store.Get(tenant)
+	if minRevision == "" || (e != nil && e.Snapshot != nil && e.Snapshot.Revision() == minRevision) {
+		if e == nil {
+			return nil, true
+		}
+		return e.Snapshot, true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.MinRevisionWait)
+	defer cancel()
+	e, err := h.store.WaitFor(ctx, tenant, func(e *store.Entry) bool {
+		return e != nil && e.Snapshot != nil && e.Snapshot.Revision() == minRevision
+	})
+	if err != nil {
+		var cur *snapshot.Snapshot
+		if e != nil {
+			cur = e.Snapshot
+		}
+		w.Header()[RevisionHeader] = h.revisionHeader(cur)
+		w.Header()["Retry-After"] = hdrRetry
+		h.fail(w, http.StatusServiceUnavailable, "revision "+minRevision+" is not served yet")
+		return nil, false
+	}
+	return e.Snapshot, true
+}
+
+// wantExplain reports whether the query asks for ?explain=true.
+func wantExplain(r *http.Request) bool {
+	q := r.URL.RawQuery
+	if q == "" {
+		return false
+	}
+	for q != "" {
+		var kv string
+		kv, q, _ = strings.Cut(q, "&")
+		if kv == "explain=true" || kv == "explain=1" || kv == "explain" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTuple validates a complete evaluation tuple; the message names the
+// missing field.
+func checkTuple(t *tuple) string {
+	switch {
+	case t.has&hasSubject == 0:
+		return "subject: required"
+	case t.sub.ID == "":
+		return "subject.id: required"
+	case t.has&hasAction == 0:
+		return "action: required"
+	case t.action == "":
+		return "action.name: required"
+	case t.has&hasResource == 0:
+		return "resource: required"
+	case t.res.Type == "":
+		return "resource.type: required"
+	}
+	return ""
+}
+
+func (h *Handler) serveEvaluation(w http.ResponseWriter, r *http.Request, st *state, tenant string, caller *Caller) {
+	t := &st.req.top
+	if msg := checkTuple(t); msg != "" {
+		h.badRequest(w, tenant, msg)
+		return
+	}
+	start := time.Now()
+	snap, ok := h.entry(w, r, tenant, t.minRevision)
+	if !ok {
+		return
+	}
+	st.q = snapshot.Request{Subject: t.sub, Action: t.action, Resource: t.res, Context: t.ctx}
+	q := &st.q
+	o := &st.dec
+	o.d = snap.Check(q)
+	o.explain = wantExplain(r)
+	o.fields = snapshot.FieldAccessResult{}
+	if o.d.Allowed {
+		o.fields = snap.Fields(q)
+	}
+	if snap == nil {
+		o.revision = ""
+	} else {
+		o.revision = snap.Revision()
+	}
+	st.out = appendDecision(st.out[:0], o)
+	w.Header()[RevisionHeader] = h.revisionHeader(snap)
+	w.Write(st.out)
+	h.log.decision(r, tenant, caller, q, &o.d, o.revision, start)
+}
+
+func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *state, tenant string, caller *Caller) {
+	req := &st.req
+	top := &req.top
+	minRev := top.minRevision
+	for i := range req.items {
+		if mr := req.items[i].minRevision; mr != "" {
+			if minRev != "" && mr != minRev {
+				h.badRequest(w, tenant, "evaluations["+itoa(i)+"].context.minRevision: conflicts with another minRevision of the request")
+				return
+			}
+			minRev = mr
+		}
+	}
+	if len(req.items) == 0 {
+		// No evaluations array: behaves as a single evaluation (AuthZEN
+		// 1.0, backwards compatibility), answered in the evaluation shape.
+		if msg := checkTuple(top); msg != "" {
+			h.badRequest(w, tenant, msg)
+			return
+		}
+	}
+	// Fill every item from the defaults before deciding anything, so that
+	// an incomplete item is a 400 for the whole request, not a silent
+	// deny.
+	for i := range req.items {
+		it := &req.items[i]
+		if it.has&hasSubject == 0 && top.has&hasSubject != 0 {
+			it.sub = top.sub
+			it.has |= hasSubject
+		}
+		if it.has&hasAction == 0 && top.has&hasAction != 0 {
+			it.action = top.action
+			it.has |= hasAction
+		}
+		if it.has&hasResource == 0 && top.has&hasResource != 0 {
+			it.res = top.res
+			it.has |= hasResource
+		}
+		if it.has&hasContext == 0 && top.has&hasContext != 0 {
+			it.ctx = top.ctx
+			it.has |= hasContext
+		}
+		if msg := checkTuple(it); msg != "" {
+			h.badRequest(w, tenant, "evaluations["+itoa(i)+"]."+msg)
+			return
+		}
+	}
+	start := time.Now()
+	snap, ok := h.entry(w, r, tenant, minRev)
+	if !ok {
+		return
+	}
+	rev := ""
+	if snap != nil {
+		rev = snap.Revision()
+	}
+	explain := wantExplain(r)
+	o := &st.dec
+	out := st.out[:0]
+	if len(req.items) == 0 {
+		st.q = snapshot.Request{Subject: top.sub, Action: top.action, Resource: top.res, Context: top.ctx}
+		q := &st.q
+		*o = decisionOut{d: snap.Check(q), revision: rev, explain: explain}
+		if o.d.Allowed {
+			o.fields = snap.Fields(q)
+		}
+		out = appendDecision(out, o)
+		h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+	} else {
+		out = append(out, `{"evaluations":[`...)
+		for i := range req.items {
+			it := &req.items[i]
+			st.q = snapshot.Request{Subject: it.sub, Action: it.action, Resource: it.res, Context: it.ctx}
+			q := &st.q
+			*o = decisionOut{d: snap.Check(q), explain: explain}
+			if o.d.Allowed {
+				o.fields = snap.Fields(q)
+			}
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendDecision(out, o)
+			h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+			if (req.semantic == semDenyOnFirstDeny && !o.d.Allowed) ||
+				(req.semantic == semPermitOnFirstPermit && o.d.Allowed) {
+				break
+			}
+		}
+		out = append(out, `]}`...)
+	}
+	st.out = out
+	w.Header()[RevisionHeader] = h.revisionHeader(snap)
+	w.Write(out)
+}
