@@ -122,8 +122,8 @@ func (s *Snapshot) check(p *profile, req *Request) Decision {
 // checkIn decides on a profile block. p is only dereferenced when a scope
 // needs the subject's attributes or a condition runs.
 func (s *Snapshot) checkIn(block []uint64, grants []rowGrant, restrict []uint16, p *profile, req *Request) Decision {
-	ri, resKnown := s.resIdx[req.Resource.Type]
-	ai, actKnown := s.actIdx[req.Action]
+	ri, resKnown := s.resTab.get(req.Resource.Type)
+	ai, actKnown := s.actTab.get(req.Action)
 	W := s.words
 	w := int(ai >> 6)
 	bit := uint64(1) << (ai & 63)
@@ -208,15 +208,15 @@ func (s *Snapshot) restrictionsHold(p *profile, rs []uint16, req *Request) bool 
 	return true
 }
 
-// matchScopes returns the scopes of mask the record satisfies for the
-// subject. Empty values never match: a record without an owner is nobody's.
+// matchScopes returns a scope of mask the record satisfies for the subject
+// (the first, in the order cheapest first), or 0. Empty values never match:
+// a record without an owner is nobody's. The subject's attributes are read
+// only for the scopes that need them, as they are a cache miss away.
 func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resource) uint16 {
 	if mask&maskAll != 0 {
 		return maskAll
 	}
-	var out uint16
 	id := sub.ID
-	a := p.attr
 	for sc := scOwn; sc < nScopes; sc++ {
 		if mask&(1<<sc) == 0 {
 			continue
@@ -235,7 +235,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 				break
 			}
 			tree := sc == scUnitTree
-			if a.hasUnit {
+			if a := p.attr; a.hasUnit {
 				for _, u := range a.units {
 					if unitMatch(u, ru, tree) {
 						ok = true
@@ -249,7 +249,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			if res.FacilityID == "" {
 				break
 			}
-			if a.hasFacilities {
+			if a := p.attr; a.hasFacilities {
 				ok = slices.Contains(a.facilities, res.FacilityID)
 			} else {
 				ok = slices.Contains(sub.Facilities, res.FacilityID)
@@ -259,6 +259,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			if c == "" {
 				break
 			}
+			a := p.attr
 			if a.hasCompany {
 				ok = slices.Contains(a.company, c)
 			} else {
@@ -273,10 +274,10 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			}
 		}
 		if ok {
-			out |= 1 << sc
+			return 1 << sc
 		}
 	}
-	return out
+	return 0
 }
 
 // unitMatch: unit scope needs the same unit; unitTree also accepts units

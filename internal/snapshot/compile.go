@@ -65,6 +65,8 @@ type Snapshot struct {
 	resNames []string
 	actIdx   map[string]int32
 	actNames []string
+	resTab   *nameTable // resIdx for the hot path
+	actTab   *nameTable
 	words    int // uint64 words per action bitset
 
 	roles   []*role
@@ -627,6 +629,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		s.actIdx[n] = int32(i + 1)
 	}
 	s.words = (len(s.actNames) + 63) / 64
+	s.resTab, s.actTab = newNameTable(s.resIdx), newNameTable(s.actIdx)
 
 	// Roles: flatten extends (own permissions first, then each extended
 	// role's, without repeats).

@@ -17,11 +17,15 @@ const (
 // Changes is what changed for subjects between two snapshots: the raw
 // material of audit events. Every list is sorted.
 type Changes struct {
-	FromRevision string             `json:"fromRevision,omitempty"`
-	ToRevision   string             `json:"toRevision,omitempty"`
-	Permissions  []PermissionChange `json:"permissions"`
-	Fields       []FieldChange      `json:"fields"`
-	Approvals    []ApprovalChange   `json:"approvals"`
+	// FromRevision and ToRevision identify the snapshots ("" for nil).
+	FromRevision string `json:"fromRevision,omitempty"`
+	ToRevision   string `json:"toRevision,omitempty"`
+	// Permissions gained or lost, by grant.
+	Permissions []PermissionChange `json:"permissions"`
+	// Fields whose access changed, by field and levels.
+	Fields []FieldChange `json:"fields"`
+	// Approvals: who became or stopped being a named approver of a step.
+	Approvals []ApprovalChange `json:"approvals"`
 }
 
 // Empty reports whether nothing changed for any subject.
@@ -35,7 +39,9 @@ type PermissionChange struct {
 	// Change is gained or lost.
 	Change string `json:"change"`
 	// Kind is permission, fullAccess or restriction.
-	Kind     string `json:"kind"`
+	Kind string `json:"kind"`
+	// Resource, Action, Scope and When describe the grant (or, for a
+	// restriction, the module and scope).
 	Resource string `json:"resource"`
 	Action   string `json:"action,omitempty"`
 	Scope    string `json:"scope,omitempty"`
@@ -49,20 +55,26 @@ type PermissionChange struct {
 
 // FieldChange is a change of a subject's access to one field.
 type FieldChange struct {
+	// Resource is the module of the field policy.
 	Resource string `json:"resource"`
 	// Field is the field name, or "*" for fields the policy does not list.
-	Field    string               `json:"field"`
-	From     v1alpha1.FieldAccess `json:"from"`
-	To       v1alpha1.FieldAccess `json:"to"`
-	Subjects []string             `json:"subjects"`
+	Field string `json:"field"`
+	// From and To are the access levels before and after.
+	From v1alpha1.FieldAccess `json:"from"`
+	To   v1alpha1.FieldAccess `json:"to"`
+	// Subjects are the known members affected.
+	Subjects []string `json:"subjects"`
 }
 
 // ApprovalChange is a change of who is named as approver of a step. (Who
 // may actually approve a record also depends on the record.)
 type ApprovalChange struct {
-	Change   string   `json:"change"`
-	Resource string   `json:"resource"`
-	Step     string   `json:"step"`
+	// Change is gained or lost.
+	Change string `json:"change"`
+	// Resource is the chain's module and Step the step's name.
+	Resource string `json:"resource"`
+	Step     string `json:"step"`
+	// Subjects are the known members (or listed users) affected.
 	Subjects []string `json:"subjects"`
 }
 

@@ -44,11 +44,16 @@ const (
 // (ownerId, assigneeIds, unit, facilityId, companyId, projectContacts), "id",
 // and any property a CEL condition compares.
 type Filter struct {
-	Op       string    `json:"op"`
+	// Op is one of the Op* constants.
+	Op string `json:"op"`
+	// Children are the operands of and/or.
 	Children []*Filter `json:"children,omitempty"`
-	Property string    `json:"property,omitempty"`
-	Value    any       `json:"value,omitempty"`
-	Values   []any     `json:"values,omitempty"`
+	// Property is the record property a predicate tests.
+	Property string `json:"property,omitempty"`
+	// Value is the operand of eq, lt, le, gt, ge, contains and under.
+	Value any `json:"value,omitempty"`
+	// Values are the operands of in.
+	Values []any `json:"values,omitempty"`
 	// Expr is the CEL residue of an OpCEL node (resource still unknown).
 	Expr string `json:"expr,omitempty"`
 
@@ -66,6 +71,7 @@ type residueCtx struct {
 
 // Plan tells which records of a module a subject may act on.
 type Plan struct {
+	// Kind is always, never or conditional.
 	Kind PlanKind `json:"kind"`
 	// Filter selects the records when Kind is conditional.
 	Filter *Filter `json:"filter,omitempty"`

@@ -74,10 +74,14 @@ type Resource struct {
 
 // Request is one authorization question.
 type Request struct {
-	Subject  Subject        `json:"subject"`
-	Action   string         `json:"action"`
-	Resource Resource       `json:"resource"`
-	Context  map[string]any `json:"context,omitempty"`
+	// Subject is who asks.
+	Subject Subject `json:"subject"`
+	// Action is the action name (action.name in the wire format and CEL).
+	Action string `json:"action"`
+	// Resource is the record acted on.
+	Resource Resource `json:"resource"`
+	// Context is free-form request context, visible to CEL only.
+	Context map[string]any `json:"context,omitempty"`
 }
 
 // Match tells which grant allowed a request. Matches are built at compile
@@ -134,8 +138,10 @@ const (
 
 // Counts says what a snapshot holds.
 type Counts struct {
-	Roles          int `json:"roles"`
-	Groups         int `json:"groups"`
+	// Roles, Groups, FieldPolicies and ApprovalChains count compiled objects.
+	Roles  int `json:"roles"`
+	Groups int `json:"groups"`
+	// Subjects counts the known members (listed in a compiled group).
 	Subjects       int `json:"subjects"`
 	FieldPolicies  int `json:"fieldPolicies"`
 	ApprovalChains int `json:"approvalChains"`

@@ -4,8 +4,10 @@ import "sort"
 
 // Grantee is a known subject allowed an action, with the grant that allows it.
 type Grantee struct {
+	// Subject is the subject ID.
 	Subject string `json:"subject"`
-	Via     *Match `json:"via"`
+	// Via is the grant that allows it (shared: do not modify).
+	Via *Match `json:"via"`
 }
 
 // genericID matches no owner, assignee or contact, so a check with it shows
