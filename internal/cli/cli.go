@@ -1,0 +1,224 @@
+// Package cli implements the gatehouse command line: it works on
+// access-policy manifests with no cluster, using the same compiler and
+// evaluator as the operator (internal/snapshot).
+//
+// Exit codes: 0 success; 1 the check failed (compile problems, failed policy
+// tests, a denied `check`); 2 bad usage or unreadable input.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatehouse-dev/gatehouse/internal/version"
+)
+
+// Exit codes of Run.
+const (
+	ExitOK     = 0
+	ExitFailed = 1 // a check failed: problems, failed tests, denied
+	ExitUsage  = 2 // bad usage or unreadable input
+)
+
+// Output formats of --output.
+const (
+	OutputTable = "table"
+	OutputJSON  = "json"
+	OutputYAML  = "yaml"
+)
+
+// exitError carries an exit code; silent ones have already been reported.
+type exitError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// failed is returned by commands whose output already says what failed.
+func failed() error { return &exitError{code: ExitFailed, silent: true} }
+
+// usageError marks an error as bad usage (exit code 2).
+func usageError(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env is what one Run works with.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	output string
+	color  bool
+	noClr  bool
+}
+
+// Run runs the gatehouse command line with args (without the program name)
+// and returns the exit code. It never calls os.Exit, so tests run it
+// in-process.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		if !xe.silent {
+			fmt.Fprintln(stderr, "gatehouse:", xe.Error())
+		}
+		return xe.code
+	}
+	fmt.Fprintln(stderr, "gatehouse:", err)
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "flag") ||
+		strings.Contains(err.Error(), "arg(s)") {
+		fmt.Fprintln(stderr, "Run 'gatehouse --help' for usage.")
+	}
+	return ExitUsage
+}
+
+// Main runs the command line of the binary and exits.
+func Main() {
+	args := os.Args[1:]
+	os.Exit(Run(args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+const rootLong = `gatehouse compiles, tests and queries Gatehouse access policy (Roles,
+UserGroups, FieldPolicies, ApprovalChains) from YAML files, with no cluster,
+using the same compiler and evaluator as the operator.
+
+Manifests are read with -f: files, directories (recursively: *.yaml, *.yml,
+*.json) or "-" for standard input (e.g. kustomize build output). A tenant is
+an object's metadata.namespace, else the namespace of a kustomization.yaml in
+the same directory, else --tenant, else "default".
+
+Exit codes:
+  0  success
+  1  the check failed: compile problems, failed policy tests, check denied
+  2  bad usage or unreadable input
+
+Installed as kubectl-gatehouse on the PATH, it also runs as "kubectl gatehouse".`
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Compile, test and query Gatehouse access policy",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch e.output {
+			case OutputTable, OutputJSON, OutputYAML:
+			default:
+				return usageError("--output must be table, json or yaml, not %q", e.output)
+			}
+			e.color = !e.noClr && isTerminal(e.stdout) && os.Getenv("NO_COLOR") == ""
+			return nil
+		},
+	}
+	if strings.HasPrefix(pluginName(), "kubectl-") {
+		root.Use = "kubectl gatehouse"
+	}
+	root.PersistentFlags().StringVarP(&e.output, "output", "o", OutputTable, "output format: table, json or yaml")
+	root.PersistentFlags().BoolVar(&e.noClr, "no-color", false, "never colour the output (also: NO_COLOR=1)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError("%v", err)
+	})
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(e.stdout, version.String())
+			},
+		},
+		newCompileCmd(e),
+		newTestCmd(e),
+		newCheckCmd(e),
+		newWhoCanCmd(e),
+		newCanIListCmd(e),
+		newMatrixCmd(e),
+		newDiffCmd(e),
+		newImportCmd(e),
+	)
+	return root
+}
+
+// pluginName is the name the binary runs under.
+func pluginName() string {
+	if len(os.Args) == 0 {
+		return ""
+	}
+	name := os.Args[0]
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// ANSI colours, used only on a terminal.
+const (
+	red    = "\x1b[31m"
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+// paint wraps s in a colour when colour is on.
+func (e *env) paint(color, s string) string {
+	if !e.color {
+		return s
+	}
+	return color + s + reset
+}
+
+// structured writes v as JSON or YAML when --output asks for it and reports
+// whether it did.
+func (e *env) structured(v any) (bool, error) {
+	switch e.output {
+	case OutputJSON:
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return true, enc.Encode(v)
+	case OutputYAML:
+		data, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = e.stdout.Write(data)
+		return true, err
+	}
+	return false, nil
+}

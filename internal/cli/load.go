@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/internal/manifest"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+// source is the -f and --tenant flags of a command.
+type source struct {
+	files  []string
+	tenant string
+}
+
+func (s *source) addFlags(cmd *cobra.Command, tenantHelp string) {
+	cmd.Flags().StringArrayVarP(&s.files, "filename", "f", nil, "manifest file or directory, or - for stdin (repeatable)")
+	cmd.Flags().StringVar(&s.tenant, "tenant", "", tenantHelp)
+}
+
+// tenantBuild is one tenant compiled from files.
+type tenantBuild struct {
+	tenant   string
+	snap     *snapshot.Snapshot
+	problems []snapshot.Problem
+	objs     snapshot.Objects
+}
+
+// read reads the manifests of the -f flags.
+func (s *source) read(e *env) (*manifest.Set, error) {
+	if len(s.files) == 0 {
+		return nil, usageError("no manifests: pass -f DIR|FILE|-")
+	}
+	set, err := readManifests(e, s.files, s.tenant)
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// readManifests reads paths; unreadable input is a usage error (exit 2).
+func readManifests(e *env, paths []string, tenant string) (*manifest.Set, error) {
+	set, err := manifest.Read(paths, manifest.Options{Tenant: tenant, Stdin: e.stdin})
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %v", pe.Path, pe.Err)}
+		}
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	return set, nil
+}
+
+// compileTenant compiles one tenant of a set.
+func compileTenant(set *manifest.Set, tenant string) *tenantBuild {
+	objs := set.SnapshotObjects(tenant)
+	snap, problems := snapshot.Compile(tenant, objs)
+	return &tenantBuild{tenant: tenant, snap: snap, problems: problems, objs: objs}
+}
+
+// one reads the manifests and compiles the selected tenant: --tenant, or the
+// only tenant there is. Compile problems are reported on stderr as warnings
+// (the objects with problems are left out, as on a cluster).
+func (s *source) one(e *env) (*tenantBuild, error) {
+	set, err := s.read(e)
+	if err != nil {
+		return nil, err
+	}
+	tenants := set.Tenants()
+	tenant := s.tenant
+	if tenant == "" {
+		switch len(tenants) {
+		case 0:
+			return nil, usageError("no Gatehouse objects found in %s", strings.Join(s.files, ", "))
+		case 1:
+			tenant = tenants[0]
+		default:
+			return nil, usageError("the manifests hold several tenants (%s): pass --tenant", strings.Join(tenants, ", "))
+		}
+	} else if !contains(tenants, tenant) {
+		return nil, usageError("tenant %q has no objects in %s (tenants: %s)", tenant, strings.Join(s.files, ", "), strings.Join(tenants, ", "))
+	}
+	b := compileTenant(set, tenant)
+	if n := len(b.problems); n > 0 {
+		fmt.Fprintf(e.stderr, "gatehouse: warning: tenant %s has %d problem(s); objects with problems are left out (see gatehouse compile)\n", tenant, n)
+
+	}
+	return b, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
