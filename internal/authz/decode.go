@@ -108,8 +108,8 @@ type limits struct {
 // names are the error paths of one place a subject or resource can appear,
 // precomputed so that decoding builds no strings.
 type resNames struct {
-	self, typ, id, props                        string
-	ownerID, assignees, unit, facility, company string
+	self, typ, id, props                          string
+	ownerID, assignees, unit, facility, company   string
 	contacts, approvals, approvalStep, approvalBy string
 }
 

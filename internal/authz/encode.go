@@ -80,7 +80,7 @@ func appendStrings(b []byte, xs []string) []byte {
 // decisionOut is what an evaluation answer carries besides the decision.
 type decisionOut struct {
 	d        snapshot.Decision
-	revision string // "" to leave it out (batch items)
+	revision string                     // "" to leave it out (batch items)
 	fields   snapshot.FieldAccessResult // shown when Covered
 	explain  bool
 }

@@ -1,0 +1,366 @@
+package authz
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+var testLimits = limits{maxDepth: DefaultMaxDepth, maxBatch: 5}
+
+func TestDecodeStrings(t *testing.T) {
+	for _, in := range []string{
+		`plain`, `tab\tnew\nline`, `quote\" back\\ slash\/`, `\u00e9\u4e2d`, `\ud83d\ude00 smile`,
+		`lone \ud800 high`, `lone \udc00 low`, `\ud800\u0041`, `ctrl \b\f\r`, "raw ü ü 中",
+		"bad \xff utf8", `\u0000nul`, `\uD83D\uDE00`,
+	} {
+		body := `{"subject":{"id":"` + in + `"}}`
+		var r request
+		if err := r.decode([]byte(body), epEvaluation, testLimits); err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		var want struct{ Subject struct{ ID string } }
+		if err := json.Unmarshal([]byte(body), &want); err != nil {
+			t.Fatalf("%q: encoding/json: %v", in, err)
+		}
+		if r.top.sub.ID != want.Subject.ID {
+			t.Errorf("%q: got %q want %q", in, r.top.sub.ID, want.Subject.ID)
+		}
+	}
+	for _, bad := range []string{`\x`, `\u12`, `\u12g4`, "a\x01b"} {
+		body := `{"subject":{"id":"` + bad + `"}}`
+		var r request
+		if err := r.decode([]byte(body), epEvaluation, testLimits); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestDecodeNumbersAndLiterals(t *testing.T) {
+	good := []string{`0`, `-0`, `1.5`, `-12e3`, `1E+2`, `1e-2`, `123456789012345678901234567890`, `true`, `false`, `null`, `[]`, `{}`, `[1,"a",{"b":null}]`}
+	bad := []string{`01`, `1.`, `.5`, `-`, `1e`, `+1`, `1e400`, `tru`, `nul`, `[1,]`, `{"a":1,}`, `[1 2]`, `{"a" 1}`, `{1:2}`, `NaN`}
+	for _, v := range good {
+		body := `{"context":{"v":` + v + `}}`
+		var r request
+		if err := r.decode([]byte(body), epEvaluation, testLimits); err != nil {
+			t.Errorf("%s: %v", v, err)
+			continue
+		}
+		var m map[string]any
+		json.Unmarshal([]byte(body), &m)
+		if want := m["context"].(map[string]any)["v"]; !reflect.DeepEqual(r.top.ctx["v"], want) {
+			t.Errorf("%s: got %#v want %#v", v, r.top.ctx["v"], want)
+		}
+	}
+	for _, v := range bad {
+		var r request
+		if err := r.decode([]byte(`{"context":{"v":`+v+`}}`), epEvaluation, testLimits); err == nil {
+			t.Errorf("%s accepted", v)
+		}
+	}
+}
+
+func TestDecodeStandardProperties(t *testing.T) {
+	body := `{
+	  "subject": {"type":"user","id":"u1","properties":{"groups":["g1","g2"],"unit":"/a/b","company":"c1","companies":["c2"],"facilities":["f1"],"department":"Sales","nested":{"k":[1,2]}}},
+	  "action": {"name":"view","properties":{"method":"GET"}},
+	  "resource": {"type":"workorders","id":"r1","properties":{"ownerId":"o","assigneeIds":["a1","a2"],"unit":"/a","facilityId":"f","companyId":"c","projectContacts":["p"],"approvals":[{"step":"s1","by":"b1"}],"amount":12.5}},
+	  "context": {"time":"1985-10-26T01:22-07:00","minRevision":"abc"}
+	}`
+	var r request
+	if err := r.decode([]byte(body), epEvaluation, testLimits); err != nil {
+		t.Fatal(err)
+	}
+	tp := &r.top
+	wantSub := snapshot.Subject{Type: "user", ID: "u1", Groups: []string{"g1", "g2"}, Unit: "/a/b", Company: "c1",
+		Companies: []string{"c2"}, Facilities: []string{"f1"},
+		Properties: map[string]any{"department": "Sales", "nested": map[string]any{"k": []any{1.0, 2.0}}}}
+	if !reflect.DeepEqual(tp.sub, wantSub) {
+		t.Errorf("subject %#v", tp.sub)
+	}
+	wantRes := snapshot.Resource{Type: "workorders", ID: "r1", OwnerID: "o", AssigneeIDs: []string{"a1", "a2"}, Unit: "/a",
+		FacilityID: "f", CompanyID: "c", ProjectContacts: []string{"p"}, Approvals: []snapshot.Approval{{Step: "s1", By: "b1"}},
+		Properties: map[string]any{"amount": 12.5}}
+	if !reflect.DeepEqual(tp.res, wantRes) {
+		t.Errorf("resource %#v", tp.res)
+	}
+	if tp.action != "view" || tp.minRevision != "abc" || !reflect.DeepEqual(tp.ctx, map[string]any{"time": "1985-10-26T01:22-07:00"}) {
+		t.Errorf("action %q minRevision %q ctx %v", tp.action, tp.minRevision, tp.ctx)
+	}
+	// Reuse: a second decode into the same request must not leak values.
+	if err := r.decode([]byte(`{"subject":{"id":"u2"},"action":{"name":"a"},"resource":{"type":"t"}}`), epEvaluation, testLimits); err != nil {
+		t.Fatal(err)
+	}
+	if r.top.sub.Groups != nil || r.top.res.AssigneeIDs != nil || r.top.res.Properties != nil || r.top.ctx != nil || r.top.minRevision != "" {
+		t.Errorf("stale values after reuse: %#v %#v", r.top.sub, r.top.res)
+	}
+}
+
+func TestDecodeEvaluations(t *testing.T) {
+	body := `{"subject":{"id":"u"},"action":{"name":"view"},"options":{"evaluations_semantic":"deny_on_first_deny","other":[1]},
+	  "evaluations":[{"resource":{"type":"a","id":"1"}},{"action":{"name":"edit"},"resource":{"type":"a","id":"2"}}]}`
+	var r request
+	if err := r.decode([]byte(body), epEvaluations, testLimits); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.items) != 2 || r.semantic != semDenyOnFirstDeny || r.items[1].action != "edit" || r.items[0].has != hasResource {
+		t.Errorf("%+v", r.items)
+	}
+	tooMany := `{"evaluations":[{},{},{},{},{},{}]}`
+	if err := r.decode([]byte(tooMany), epEvaluations, testLimits); err == nil || !strings.Contains(err.Error(), "more than 5 evaluations") {
+		t.Errorf("batch limit: %v", err)
+	}
+	err := r.decode([]byte(`{"evaluations":[{},{"subject":{"id":1}}]}`), epEvaluations, testLimits)
+	if err == nil || err.Error() != "evaluations[1].subject.id: expected string, got number" {
+		t.Errorf("item error path: %v", err)
+	}
+	err = r.decode([]byte(`{"options":{"evaluations_semantic":"first"}}`), epEvaluations, testLimits)
+	if err == nil || !strings.HasPrefix(err.Error(), "options.evaluations_semantic") {
+		t.Errorf("semantic: %v", err)
+	}
+	if err := r.decode([]byte(`{"evaluations":[]}`), epEvaluation, testLimits); err == nil {
+		t.Error("evaluations accepted by the single evaluation endpoint")
+	}
+}
+
+// FuzzDecodeEvaluation checks that the decoder never panics, rejects every
+// document encoding/json rejects, and agrees with encoding/json on every
+// document it accepts.
+func FuzzDecodeEvaluation(f *testing.F) {
+	for _, s := range []string{
+		evalAllowBody, evalDenyBody,
+		`{"subject":{"type":"user","id":"a\u00e9\ud83d\ude00","properties":{"groups":["x"],"k":{"n":[1,2.5e3,null,true]}}},"action":{"name":"view"},"resource":{"type":"t","properties":{"approvals":[{"step":"s","by":"b"}]}},"context":{"x":"y"}}`,
+		`{"subject":null,"context":null}`, `{}`, `[]`, `{"subject":{"id":"a","id":"b"}}`, "{\"subject\":{\"id\":\"\xff\"}}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var r request
+		err := r.decode(body, epEvaluation, testLimits)
+		valid := json.Valid(body)
+		if err == nil && !valid {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if err != nil {
+			if err.Field != "" && !utf8.ValidString(err.Field) {
+				// Field names come from keys, which may be anything;
+				// they must at least be printable by %q.
+				_ = err.Error()
+			}
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("encoding/json rejects what we accept: %v", err)
+		}
+		got, want := canonical(&r.top), normalize(m)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("mismatch for %q:\n got %#v\nwant %#v", body, got, want)
+		}
+	})
+}
+
+// FuzzDecodeEvaluations runs the batch decoder and the handler's batch
+// path on arbitrary input: no panics, and only 200/400/413 answers.
+func FuzzDecodeEvaluations(f *testing.F) {
+	f.Add([]byte(`{"subject":{"id":"tom.tech"},"action":{"name":"view"},"evaluations":[{"resource":{"type":"assets"}},{"resource":{"type":"workorders","properties":{"unit":"/ca"}}}]}`))
+	f.Add([]byte(`{"evaluations":[{"subject":{"id":"a"},"action":{"name":"b"},"resource":{"type":"c"},"context":{"minRevision":"x"}}],"options":{"evaluations_semantic":"permit_on_first_permit"}}`))
+	h, _ := newTestHandler(f, Options{MinRevisionWait: 1})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var r request
+		if err := r.decode(body, epEvaluations, testLimits); err == nil && !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		w := do(h, "POST", base+"/access/v1/evaluations", string(body))
+		switch w.Code {
+		case 200, 400, 413, 503:
+		default:
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+		if w.Code == 200 && !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("invalid JSON response %q", w.Body)
+		}
+	})
+}
+
+// FuzzAppendString checks the encoder against encoding/json: the output is
+// valid JSON that decodes to what encoding/json's output decodes to.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", "\"\\/", "\x00\x1f\u2028\u2029", "\xff\xfe", "é中😀", "<>&"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendString(nil, s)
+		var got, want string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("invalid JSON %q for %q", out, s)
+		}
+		ref, _ := json.Marshal(s)
+		json.Unmarshal(ref, &want)
+		if got != want {
+			t.Fatalf("%q: got %q want %q", s, got, want)
+		}
+	})
+}
+
+// canonical rebuilds the generic JSON form of a decoded tuple, as
+// normalize shapes encoding/json's.
+func canonical(t *tuple) map[string]any {
+	out := map[string]any{}
+	if t.has&hasSubject != 0 {
+		s := map[string]any{}
+		put(s, "type", t.sub.Type)
+		put(s, "id", t.sub.ID)
+		p := map[string]any{}
+		for k, v := range t.sub.Properties {
+			p[k] = v
+		}
+		put(p, "unit", t.sub.Unit)
+		put(p, "company", t.sub.Company)
+		putList(p, "groups", t.sub.Groups)
+		putList(p, "companies", t.sub.Companies)
+		putList(p, "facilities", t.sub.Facilities)
+		if len(p) > 0 {
+			s["properties"] = p
+		}
+		out["subject"] = s
+	}
+	if t.has&hasAction != 0 {
+		a := map[string]any{}
+		put(a, "name", t.action)
+		out["action"] = a
+	}
+	if t.has&hasResource != 0 {
+		r := map[string]any{}
+		put(r, "type", t.res.Type)
+		put(r, "id", t.res.ID)
+		p := map[string]any{}
+		for k, v := range t.res.Properties {
+			p[k] = v
+		}
+		put(p, "ownerId", t.res.OwnerID)
+		put(p, "unit", t.res.Unit)
+		put(p, "facilityId", t.res.FacilityID)
+		put(p, "companyId", t.res.CompanyID)
+		putList(p, "assigneeIds", t.res.AssigneeIDs)
+		putList(p, "projectContacts", t.res.ProjectContacts)
+		if t.res.Approvals != nil {
+			l := []any{}
+			for _, a := range t.res.Approvals {
+				m := map[string]any{}
+				put(m, "step", a.Step)
+				put(m, "by", a.By)
+				l = append(l, m)
+			}
+			p["approvals"] = l
+		}
+		if len(p) > 0 {
+			r["properties"] = p
+		}
+		out["resource"] = r
+	}
+	if t.has&hasContext != 0 {
+		c := map[string]any{}
+		for k, v := range t.ctx {
+			c[k] = v
+		}
+		put(c, "minRevision", t.minRevision)
+		out["context"] = c
+	}
+	return out
+}
+
+func put(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func putList(m map[string]any, k string, v []string) {
+	if v != nil {
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = x
+		}
+		m[k] = l
+	}
+}
+
+// normalize drops what the typed decoder cannot distinguish from absence:
+// null parts and properties, empty strings in typed string fields, and
+// action properties (accepted and ignored).
+func normalize(m map[string]any) map[string]any {
+	out := map[string]any{}
+	typed := map[string][]string{
+		"subject":  {"type", "id"},
+		"action":   {"name"},
+		"resource": {"type", "id"},
+	}
+	typedProps := map[string][]string{
+		"subject":  {"unit", "company", "groups", "companies", "facilities"},
+		"resource": {"ownerId", "unit", "facilityId", "companyId", "assigneeIds", "projectContacts", "approvals"},
+	}
+	for part, v := range m {
+		if v == nil {
+			continue
+		}
+		obj, _ := v.(map[string]any)
+		n := map[string]any{}
+		for k, x := range obj {
+			n[k] = x
+		}
+		for _, k := range typed[part] {
+			if n[k] == "" || (n[k] == nil) {
+				delete(n, k)
+			}
+		}
+		if part == "action" {
+			delete(n, "properties")
+		}
+		if part == "context" {
+			if n["minRevision"] == "" {
+				delete(n, "minRevision")
+			}
+		}
+		if p, ok := n["properties"]; ok {
+			if p == nil {
+				delete(n, "properties")
+			} else {
+				pm := map[string]any{}
+				for k, x := range p.(map[string]any) {
+					pm[k] = x
+				}
+				for _, k := range typedProps[part] {
+					if pm[k] == nil || pm[k] == "" {
+						delete(pm, k)
+					}
+				}
+				if ap, ok := pm["approvals"].([]any); ok {
+					l := []any{}
+					for _, a := range ap {
+						am := map[string]any{}
+						for k, x := range a.(map[string]any) {
+							if x != "" {
+								am[k] = x
+							}
+						}
+						l = append(l, am)
+					}
+					pm["approvals"] = l
+				}
+				if len(pm) == 0 {
+					delete(n, "properties")
+				} else {
+					n["properties"] = pm
+				}
+			}
+		}
+		out[part] = n
+	}
+	return out
+}
