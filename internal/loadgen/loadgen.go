@@ -1,0 +1,368 @@
+// Package loadgen is Gatehouse's in-tree HTTP/1.1 load generator, used by
+// the authorization endpoint's benchmarks and, later, by the CLI.
+//
+// It exists because the usual tools are either unavailable here or too
+// heavy: on a 2-core machine the load generator shares the CPU with the
+// server it measures, and net/http's client spends more CPU per request
+// than a fast server does. loadgen therefore speaks just enough HTTP/1.1
+// over raw keep-alive connections: each connection sends a prebuilt
+// request, reads the status line, headers and body (Content-Length or
+// chunked), and records the latency into a per-connection histogram. It is
+// closed-loop (one request in flight per connection), so throughput is
+// what the server sustains at that concurrency.
+//
+// Safety: targets must be loopback addresses, and every run is bounded by
+// a duration and optionally a request count.
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits that keep a run bounded whatever the configuration says.
+const (
+	MaxDuration    = 10 * time.Minute
+	MaxConnections = 1024
+)
+
+// Config describes one run.
+type Config struct {
+	// Addr is host:port of the target; the host must be a loopback address
+	// (127.0.0.0/8, ::1 or localhost).
+	Addr string
+	// Requests are raw HTTP/1.1 requests (see NewRequest). Connection i
+	// sends Requests[(i+k) % len] as its k-th request, so different
+	// requests interleave.
+	Requests [][]byte
+	// Connections is the number of keep-alive connections (default 1).
+	Connections int
+	// Warmup is run before measuring; its requests are not recorded.
+	Warmup time.Duration
+	// Duration is the measured phase (default 1 s, at most MaxDuration).
+	Duration time.Duration
+	// MaxRequests, when > 0, ends the measured phase after that many
+	// requests in total.
+	MaxRequests int64
+	// Timeout bounds each request's I/O (default 5 s).
+	Timeout time.Duration
+	// ExpectStatus, when non-zero, counts other statuses as errors.
+	ExpectStatus int
+}
+
+// Result is what a run measured (measured phase only).
+type Result struct {
+	// Requests completed in the measured phase.
+	Requests int64
+	// Errors are failed requests (I/O errors or unexpected statuses).
+	Errors int64
+	// Elapsed is the measured phase's wall time.
+	Elapsed time.Duration
+	// Throughput is Requests per second of Elapsed.
+	Throughput float64
+	// Latency holds every measured request's latency.
+	Latency Histogram
+	// FirstError is the first error seen, if any.
+	FirstError error
+}
+
+// P50 is the median latency.
+func (r *Result) P50() time.Duration { return r.Latency.Quantile(0.50) }
+
+// P99 is the 99th percentile latency.
+func (r *Result) P99() time.Duration { return r.Latency.Quantile(0.99) }
+
+// String summarizes the result on one line.
+func (r *Result) String() string {
+	return fmt.Sprintf("%d requests in %v: %.0f req/s, p50 %v, p99 %v, max %v, %d errors",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.Throughput, r.P50(), r.P99(), r.Latency.Max(), r.Errors)
+}
+
+// NewRequest builds a raw HTTP/1.1 request. header holds name, value pairs.
+func NewRequest(method, host, path string, body []byte, header ...string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path, host)
+	for i := 0; i+1 < len(header); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", header[i], header[i+1])
+	}
+	if body != nil || method == "POST" || method == "PUT" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// CheckLoopback returns an error unless addr's host is a loopback address.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("loadgen: %w", err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("loadgen: refusing non-loopback target %q", addr)
+	}
+	return nil
+}
+
+// Run executes a load run and returns its measurements. It returns early
+// when ctx ends.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := CheckLoopback(cfg.Addr); err != nil {
+		return nil, err
+	}
+	if len(cfg.Requests) == 0 {
+		return nil, errors.New("loadgen: no requests")
+	}
+	if cfg.Connections <= 0 {
+		cfg.Connections = 1
+	}
+	if cfg.Connections > MaxConnections {
+		return nil, fmt.Errorf("loadgen: at most %d connections", MaxConnections)
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = time.Second
+	}
+	if cfg.Duration+cfg.Warmup > MaxDuration {
+		return nil, fmt.Errorf("loadgen: warm-up plus duration exceed %v", MaxDuration)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Timeout)
+	defer cancel()
+
+	conns := make([]net.Conn, cfg.Connections)
+	var d net.Dialer
+	for i := range conns {
+		c, err := d.DialContext(ctx, "tcp", cfg.Addr)
+		if err != nil {
+			for _, c := range conns[:i] {
+				c.Close()
+			}
+			return nil, fmt.Errorf("loadgen: dial: %w", err)
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		conns[i] = c
+	}
+	// Close connections when the run ends or ctx is cancelled, which also
+	// unblocks reads.
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stop:
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+
+	start := time.Now()
+	measureFrom := start.Add(cfg.Warmup)
+	measureTo := measureFrom.Add(cfg.Duration)
+	var total atomic.Int64 // measured requests, for MaxRequests
+	workers := make([]worker, cfg.Connections)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &workers[i]
+		w.conn, w.reqs, w.idx = conns[i], cfg.Requests, i
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(cfg, measureFrom, measureTo, &total)
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	end := time.Now()
+	if end.After(measureTo) {
+		end = measureTo
+	}
+
+	res := &Result{}
+	for i := range workers {
+		w := &workers[i]
+		res.Latency.Merge(&w.hist)
+		res.Errors += w.errors
+		if res.FirstError == nil && w.err != nil {
+			res.FirstError = w.err
+		}
+	}
+	res.Requests = int64(res.Latency.Count())
+	res.Elapsed = end.Sub(measureFrom)
+	if res.Elapsed > 0 {
+		res.Throughput = float64(res.Requests) / res.Elapsed.Seconds()
+	}
+	if err := ctx.Err(); err != nil && res.Requests == 0 {
+		return res, err
+	}
+	return res, nil
+}
+
+type worker struct {
+	conn   net.Conn
+	reqs   [][]byte
+	idx    int
+	hist   Histogram
+	errors int64
+	err    error
+}
+
+func (w *worker) fail(err error) {
+	w.errors++
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *worker) run(cfg Config, measureFrom, measureTo time.Time, total *atomic.Int64) {
+	br := bufio.NewReaderSize(w.conn, 16<<10)
+	for k := w.idx; ; k++ {
+		req := w.reqs[k%len(w.reqs)]
+		t0 := time.Now()
+		if !t0.Before(measureTo) {
+			return
+		}
+		w.conn.SetDeadline(t0.Add(cfg.Timeout))
+		if _, err := w.conn.Write(req); err != nil {
+			w.fail(err)
+			return
+		}
+		status, err := readResponse(br)
+		t1 := time.Now()
+		if err != nil {
+			if t1.Before(measureTo) {
+				w.fail(err)
+			}
+			return
+		}
+		if t0.Before(measureFrom) || t1.After(measureTo) {
+			continue // warm-up, or finished after the window closed
+		}
+		if cfg.ExpectStatus != 0 && status != cfg.ExpectStatus {
+			w.fail(fmt.Errorf("loadgen: status %d", status))
+			continue
+		}
+		w.hist.Record(t1.Sub(t0))
+		if cfg.MaxRequests > 0 && total.Add(1) >= cfg.MaxRequests {
+			return
+		}
+	}
+}
+
+// readResponse reads one HTTP/1.1 response and discards its body.
+func readResponse(br *bufio.Reader) (int, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, fmt.Errorf("loadgen: bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("loadgen: bad status line %q", line)
+	}
+	length, chunked := -1, false
+	for {
+		h, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		i := bytes.IndexByte(h, ':')
+		if i < 0 {
+			continue
+		}
+		name, val := h[:i], bytes.TrimSpace(h[i+1:])
+		switch {
+		case asciiEqualFold(name, "content-length"):
+			n, err := strconv.Atoi(string(val))
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("loadgen: bad Content-Length %q", val)
+			}
+			length = n
+		case asciiEqualFold(name, "transfer-encoding"):
+			chunked = bytes.Contains(bytes.ToLower(val), []byte("chunked"))
+		}
+	}
+	switch {
+	case chunked:
+		return status, skipChunked(br)
+	case length >= 0:
+		_, err := br.Discard(length)
+		return status, err
+	case status == 204 || status == 304 || status/100 == 1:
+		return status, nil
+	}
+	return 0, errors.New("loadgen: response without length on a keep-alive connection")
+}
+
+func skipChunked(br *bufio.Reader) error {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		n, err := strconv.ParseInt(string(line), 16, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("loadgen: bad chunk size %q", line)
+		}
+		if n == 0 {
+			// Trailers, then the final CRLF.
+			for {
+				t, err := br.ReadSlice('\n')
+				if err != nil {
+					return err
+				}
+				if len(bytes.TrimRight(t, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		if _, err := br.Discard(int(n)); err != nil {
+			return err
+		}
+		if _, err := br.Discard(2); err != nil { // CRLF after the data
+			return err
+		}
+	}
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
