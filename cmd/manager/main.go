@@ -6,6 +6,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -17,6 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	accessv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/version"
 )
 
@@ -34,6 +38,9 @@ type options struct {
 	leaderElect    bool
 	webhookCertDir string
 	webhookPort    int
+	debounce       time.Duration
+	auditLog       string
+	concurrency    int
 }
 
 func main() {
@@ -43,6 +50,9 @@ func main() {
 	flag.BoolVar(&opts.leaderElect, "leader-elect", false, "Elect a leader for status writes (every replica still compiles and serves).")
 	flag.StringVar(&opts.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
 	flag.IntVar(&opts.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
+	flag.StringVar(&opts.auditLog, "audit-log", "-", "File the audit trail (one JSON line per served change) is appended to; - is standard output.")
+	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -65,6 +75,10 @@ func run(opts options) error {
 		HealthProbeBindAddress: opts.probeAddr,
 		LeaderElection:         opts.leaderElect,
 		LeaderElectionID:       "gatehouse.access.gatehouse.dev",
+		// A replica that stops hands leadership over at once instead of
+		// leaving status unwritten until the lease expires. Safe: nothing
+		// runs after the manager stops.
+		LeaderElectionReleaseOnCancel: true,
 	}
 	if opts.webhookCertDir != "" {
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{CertDir: opts.webhookCertDir, Port: opts.webhookPort})
@@ -76,7 +90,23 @@ func run(opts options) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+
+	auditSink, err := audit.OpenFile(opts.auditLog)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = auditSink.Close() }()
+
+	// One store per process, shared by everything that serves decisions
+	// (the webhook and the authorization endpoint are added to mgr with the
+	// same store). /readyz waits for every tenant present at start.
+	snapshots := store.New()
+	if _, err := controllers.SetupWithManager(mgr, controllers.Options{
+		Store:                   snapshots,
+		Audit:                   auditSink,
+		Debounce:                opts.debounce,
+		MaxConcurrentReconciles: opts.concurrency,
+	}); err != nil {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())

@@ -1,0 +1,295 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Defaults of Options.
+const (
+	// DefaultDebounce is how long a tenant waits after a change before it is
+	// compiled: changes within the window are compiled together, so applying
+	// hundreds of objects compiles a handful of times, and a single change is
+	// still served well within a second.
+	DefaultDebounce = 100 * time.Millisecond
+	// DefaultMaxConcurrentReconciles is how many tenants compile at once.
+	DefaultMaxConcurrentReconciles = 4
+)
+
+// ControllerName names the tenant controller in logs and metrics.
+const ControllerName = "tenant"
+
+// EventSource is the reporting controller of Gatehouse's Events.
+const EventSource = "gatehouse"
+
+// ReadyCheckName is the name of the /readyz check SetupWithManager adds.
+const ReadyCheckName = "tenants"
+
+// Options configure the tenant controller.
+type Options struct {
+	// Store serves the compiled snapshots; required. Share it with the
+	// webhook and the authorization endpoint of the same manager.
+	Store *store.Store
+	// Audit receives a record for every change of a served snapshot; nil
+	// writes JSON lines to standard output.
+	Audit *audit.Sink
+	// Debounce delays compiling a tenant after a change; 0 means
+	// DefaultDebounce, a negative value compiles at once.
+	Debounce time.Duration
+	// MaxConcurrentReconciles is how many tenants compile at once; 0 means
+	// DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+	// Readiness tracks whether every tenant present at start is served; nil
+	// creates one. SetupWithManager adds its check to /readyz.
+	Readiness *ReadinessTracker
+	// Replica names this process in audit records; empty means the host
+	// name (the pod name in a cluster).
+	Replica string
+}
+
+// SetupWithManager adds the tenant controller to mgr: a controller that runs
+// on every replica (leader election only gates status writes), a runnable
+// that re-enqueues every tenant when this replica becomes the leader so that
+// status catches up, a runnable that lists the tenants present at start for
+// the readiness tracker, and the "tenants" ready check. It returns the
+// reconciler, whose counters tests read.
+func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error) {
+	if opts.Store == nil {
+		return nil, errors.New("controllers: Options.Store is required")
+	}
+	if opts.Audit == nil {
+		opts.Audit = audit.NewSink(os.Stdout)
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.Debounce < 0 {
+		opts.Debounce = 0
+	}
+	if opts.MaxConcurrentReconciles <= 0 {
+		opts.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	if opts.Readiness == nil {
+		opts.Readiness = NewReadinessTracker()
+	}
+	if opts.Replica == "" {
+		opts.Replica, _ = os.Hostname()
+	}
+
+	r := &TenantReconciler{
+		client:    mgr.GetClient(),
+		store:     opts.Store,
+		audit:     opts.Audit,
+		recorder:  mgr.GetEventRecorder(EventSource),
+		readiness: opts.Readiness,
+		elected:   mgr.Elected(),
+		replica:   opts.Replica,
+		now:       time.Now,
+		tenants:   map[string]*tenantState{},
+	}
+
+	// Every change enqueues its namespace after the debounce delay. The
+	// queue keeps the earliest due time of a waiting key, so a burst of
+	// changes is compiled once, at most Debounce after its first change,
+	// and changes arriving during a compile trigger exactly one more.
+	enqueue := enqueueTenant(opts.Debounce)
+	resync := make(chan event.TypedGenericEvent[string])
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+			// Every replica compiles and serves its own snapshots.
+			NeedLeaderElection: ptr.To(false),
+		}).
+		Watches(&accessv1.Role{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
+		Watches(&accessv1.UserGroup{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
+		Watches(&accessv1.FieldPolicy{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
+		Watches(&accessv1.ApprovalChain{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
+		// The PermissionSnapshot is watched for drift: deleted or edited by
+		// hand, the leader puts it back.
+		Watches(&accessv1.PermissionSnapshot{}, enqueue, builder.WithPredicates(
+			predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == accessv1.SnapshotObjectName }))).
+		WatchesRawSource(source.TypedChannel(resync, handler.TypedFuncs[string, reconcile.Request]{
+			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				q.Add(tenantRequest(e.Object))
+			},
+		})).
+		Complete(r)
+	if err != nil {
+		return nil, err
+	}
+
+	list := func(ctx context.Context) (map[string]bool, error) { return cachedTenants(ctx, mgr.GetCache()) }
+	if err := mgr.Add(&leaderResync{list: list, resync: resync}); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&readinessLister{tracker: opts.Readiness, list: list, waitFor: mgr.GetCache().WaitForCacheSync}); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck(ReadyCheckName, opts.Readiness.Check); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// tenantRequest is the reconcile request of a tenant namespace.
+func tenantRequest(namespace string) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Name: namespace}}
+}
+
+// enqueueTenant maps an object event to its namespace's request, delayed by
+// debounce.
+func enqueueTenant(debounce time.Duration) handler.EventHandler {
+	add := func(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if o.GetNamespace() != "" {
+			q.AddAfter(tenantRequest(o.GetNamespace()), debounce)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.Object, q)
+		},
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.ObjectNew, q)
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.Object, q)
+		},
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			add(e.Object, q)
+		},
+	}
+}
+
+// specOrStatusChanged passes updates that change an access object's spec
+// (a new generation) or its status. Spec changes need a compile; status
+// changes are usually this controller's own writes coming back, which a
+// reconcile recognises without compiling, but they may also be someone
+// overwriting the status, which the leader then corrects. Metadata-only
+// updates (labels, annotations, managedFields) are ignored.
+func specOrStatusChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if e.ObjectOld == nil || e.ObjectNew == nil {
+				return true
+			}
+			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+				return true
+			}
+			return !equality.Semantic.DeepEqual(accessStatusOf(e.ObjectOld), accessStatusOf(e.ObjectNew))
+		},
+	}
+}
+
+// cachedTenants returns every namespace holding an access object or a
+// PermissionSnapshot, from the cache.
+func cachedTenants(ctx context.Context, c client.Reader) (map[string]bool, error) {
+	out := map[string]bool{}
+	lists := []client.ObjectList{&accessv1.RoleList{}, &accessv1.UserGroupList{}, &accessv1.FieldPolicyList{},
+		&accessv1.ApprovalChainList{}, &accessv1.PermissionSnapshotList{}}
+	for _, l := range lists {
+		// Only namespaces are read: no need to copy every object.
+		if err := c.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		items, err := metaItems(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, ns := range items {
+			out[ns] = true
+		}
+	}
+	return out, nil
+}
+
+// metaItems returns the namespaces of a list's items.
+func metaItems(l client.ObjectList) ([]string, error) {
+	var out []string
+	switch l := l.(type) {
+	case *accessv1.RoleList:
+		for i := range l.Items {
+			out = append(out, l.Items[i].Namespace)
+		}
+	case *accessv1.UserGroupList:
+		for i := range l.Items {
+			out = append(out, l.Items[i].Namespace)
+		}
+	case *accessv1.FieldPolicyList:
+		for i := range l.Items {
+			out = append(out, l.Items[i].Namespace)
+		}
+	case *accessv1.ApprovalChainList:
+		for i := range l.Items {
+			out = append(out, l.Items[i].Namespace)
+		}
+	case *accessv1.PermissionSnapshotList:
+		for i := range l.Items {
+			out = append(out, l.Items[i].Namespace)
+		}
+	default:
+		return nil, errors.New("controllers: unexpected list type")
+	}
+	return out, nil
+}
+
+// leaderResync re-enqueues every tenant when this replica becomes the
+// leader: while it followed, it compiled and served but wrote no status, so
+// status may lag behind (or a previous leader may have died mid-write).
+// Reconciles of unchanged tenants skip the compile and only patch what
+// differs.
+type leaderResync struct {
+	list   func(ctx context.Context) (map[string]bool, error)
+	resync chan<- event.TypedGenericEvent[string]
+}
+
+var _ manager.LeaderElectionRunnable = (*leaderResync)(nil)
+
+// NeedLeaderElection is true: Start runs once this replica is elected.
+func (l *leaderResync) NeedLeaderElection() bool { return true }
+
+// Start enqueues every tenant of the cache, then returns.
+func (l *leaderResync) Start(ctx context.Context) error {
+	tenants, err := l.list(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(tenants))
+	for t := range tenants {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	for _, t := range names {
+		select {
+		case l.resync <- event.TypedGenericEvent[string]{Object: t}:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// sortKeys sorts object keys by kind, then name.
+func sortKeys(keys []objectKey) { slices.SortFunc(keys, compareKeys) }
