@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -436,5 +437,48 @@ func TestCheckConcurrent(t *testing.T) {
 		if !<-done {
 			t.Fatal("concurrent check denied")
 		}
+	}
+}
+
+// TestManyActions covers tenants with more than 63 actions, whose action
+// bitsets span several words.
+func TestManyActions(t *testing.T) {
+	var acts []string
+	for i := 0; i < 150; i++ {
+		acts = append(acts, fmt.Sprintf("act%03d", i))
+	}
+	s := mustCompile(t, snapshot.Objects{
+		Roles: []v1alpha1.Role{
+			role("r", perm("assets", strings.Join(acts[:100], ","), ""), perm("assets", "act140", v1alpha1.ScopeOwn),
+				permWhen("assets", "act120", "", "resource.properties.ok == true")),
+			role("w", perm("parts", "*", v1alpha1.ScopeAssigned)),
+		},
+		Groups: []v1alpha1.UserGroup{group("g", "r,w", "u1")},
+	})
+	for i, a := range acts {
+		want := i < 100
+		if d := s.Check(req("u1", a, "assets", snapshot.Resource{})); d.Allowed != want {
+			t.Fatalf("%s: %+v", a, d)
+		}
+	}
+	if d := s.Check(req("u1", "act140", "assets", snapshot.Resource{OwnerID: "u1"})); !d.Allowed || d.Matched.Permission != 1 {
+		t.Fatalf("act140 own: %+v", d)
+	}
+	if d := s.Check(req("u1", "act140", "assets", snapshot.Resource{OwnerID: "x"})); d.Allowed {
+		t.Fatalf("act140 other: %+v", d)
+	}
+	if d := s.Check(req("u1", "act120", "assets", snapshot.Resource{Properties: map[string]any{"ok": true}})); !d.Allowed || d.Matched.Permission != 2 {
+		t.Fatalf("act120: %+v", d)
+	}
+	for _, a := range []string{"act000", "act149", "unknown-action"} {
+		if d := s.Check(req("u1", a, "parts", snapshot.Resource{AssigneeIDs: []string{"u1"}})); !d.Allowed {
+			t.Fatalf("wildcard %s: %+v", a, d)
+		}
+	}
+	if p := s.Plan(snapshot.Subject{ID: "u1"}, "act140", "assets"); p.Kind != snapshot.PlanConditional || p.Filter.Op != snapshot.OpEq {
+		t.Fatalf("plan %+v", p)
+	}
+	if got := s.Actions(snapshot.Subject{ID: "u1"}, snapshot.Resource{Type: "assets", OwnerID: "u1"}); len(got) != 101 {
+		t.Fatalf("actions: %d", len(got))
 	}
 }
