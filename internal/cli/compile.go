@@ -68,7 +68,8 @@ depending on them). Exit code 1 when there is any problem.`,
 					if p.Field != "" {
 						obj += " " + p.Field
 					}
-					fmt.Fprintf(e.stdout, "  %s: %s: %s: %s\n", p.Pos, obj, e.paint(red, p.Reason), p.Message)
+					msg := strings.ReplaceAll(p.Message, "\n", "\n      ")
+					fmt.Fprintf(e.stdout, "  %s: %s: %s: %s\n", p.Pos, obj, e.paint(red, p.Reason), msg)
 				}
 			}
 			switch res.Problems {

@@ -49,7 +49,8 @@ access or restriction, whose access to which field changes, and who becomes
 or stops being a named approver of which step.
 
 OLD and NEW are files, directories or git:REV:PATH (read with git archive
-from the repository of the current directory, e.g. git:main:config/samples).
+from the repository of the current directory, PATH relative to its top
+directory, e.g. git:main:config/samples).
 With --format markdown the output suits a pull-request comment.`,
 		Example: `  gatehouse diff git:main:config/samples config/samples
   gatehouse diff old/ new/ --format markdown`,
@@ -119,8 +120,13 @@ func readSide(e *env, spec, tenant string) (*manifest.Set, error) {
 
 // gitExtract writes the files of path at rev into dir.
 func gitExtract(rev, path, dir string) error {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return errors.New("not in a git repository")
+	}
 	var out, stderr bytes.Buffer
 	cmd := exec.Command("git", "archive", "--format=tar", rev, "--", path)
+	cmd.Dir = strings.TrimSpace(string(top))
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
