@@ -1,37 +1,117 @@
 #!/usr/bin/env bash
 # `make run`: a local control plane from bin/k8s, the CRDs, the samples, and
-# the manager running against it. Ctrl-C stops everything.
+# the manager running against it. Once the samples' PermissionSnapshot is
+# Ready it prints the served revision, the counts, every object's Ready
+# column, and a few decisions. Ctrl-C stops everything.
+#
+# RUN_ONCE=1 (smoke tests) prints the same and exits 0 only if the snapshot
+# became Ready, the manager reported ready and the decisions are as expected.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 local_dir=${LOCAL_DIR:-$root/bin/local}
 export KUBEBUILDER_ASSETS=${ENVTEST_DIR:-$root/bin/k8s}
 export KUBECONFIG=$local_dir/kubeconfig
+export PATH=$KUBEBUILDER_ASSETS:$PATH # kubectl from bin/k8s when none is installed
 mkdir -p "$local_dir"
 rm -f "$KUBECONFIG"
+tenant=acme-field-services
+metrics_addr=${METRICS_ADDR:-127.0.0.1:8080}
+probe_addr=${PROBE_ADDR:-127.0.0.1:8081}
+audit_log=$local_dir/audit.log
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 go build -o bin/localcluster ./hack/localcluster
+go build -o bin/manager ./cmd/manager
+go build -o bin/gatehouse ./cmd/gatehouse
 ./bin/localcluster --write-kubeconfig "$KUBECONFIG" &
 pids+=($!)
 for _ in $(seq 1 120); do [ -s "$KUBECONFIG" ] && break; sleep 0.5; done
 [ -s "$KUBECONFIG" ] || { echo "run: the local control plane did not start" >&2; exit 1; }
 
 kubectl apply -k config/samples
-./bin/manager --metrics-bind-address=127.0.0.1:8080 --health-probe-bind-address=127.0.0.1:8081 &
+: >"$audit_log"
+./bin/manager --metrics-bind-address="$metrics_addr" --health-probe-bind-address="$probe_addr" \
+  --audit-log="$audit_log" &
 pids+=($!)
+
+# The operator creates the tenant's PermissionSnapshot on its first compile.
+echo "run: waiting for the PermissionSnapshot of $tenant to be Ready..."
+for _ in $(seq 1 120); do
+  kubectl get permissionsnapshot current -n "$tenant" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+kubectl wait --for=condition=Ready permissionsnapshot/current -n "$tenant" --timeout=60s
+revision=$(kubectl get permissionsnapshot current -n "$tenant" -o jsonpath='{.status.revision}')
+
+ready=fail
+for _ in $(seq 1 40); do
+  if curl -fsS "http://$probe_addr/readyz" >/dev/null 2>&1; then ready=ok; break; fi
+  sleep 0.25
+done
+
+echo
+echo "run: served revision $revision of $tenant; /readyz: $ready"
+kubectl get permissionsnapshot -n "$tenant" -o custom-columns='NAME:.metadata.name,REVISION:.status.revision,ROLES:.status.counts.roles,GROUPS:.status.counts.groups,SUBJECTS:.status.counts.subjects,FIELD POLICIES:.status.counts.fieldPolicies,APPROVAL CHAINS:.status.counts.approvalChains,LEFT OUT:.status.leftOut[*].name,READY:.status.conditions[?(@.type=="Ready")].status'
+echo
+kubectl get gatehouse -n "$tenant" -o custom-columns='OBJECT:.kind,NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,REASON:.status.conditions[?(@.type=="Ready")].reason,REVISION:.status.revision,GENERATION:.metadata.generation,OBSERVED:.status.observedGeneration' \
+  --sort-by=.kind | grep -v '^PermissionSnapshot'
+
+# Decisions: the CLI compiles the objects as they are in the cluster with the
+# operator's compiler; the same revision means the same snapshot is served.
+live=$local_dir/$tenant.yaml
+kubectl get accessroles,usergroups,fieldpolicies,approvalchains -n "$tenant" -o yaml >"$live"
+cli_revision=$(./bin/gatehouse compile -f "$live" -o json | jq -r '(.tenants // [.])[0].revision // empty' 2>/dev/null || true)
+echo
+if [ "$cli_revision" = "$revision" ]; then
+  echo "run: decisions of revision $revision (the CLI on the live objects compiles the same revision):"
+else
+  echo "run: decisions from the live objects (CLI revision '${cli_revision:-?}', served '$revision'):"
+fi
+decisions_ok=1
+decide() { # expected subject action resource [flags...]
+  local want=$1 subject=$2 action=$3 resource=$4 out got
+  shift 4
+  if out=$(./bin/gatehouse check -f "$live" --no-color --subject "$subject" --action "$action" --resource "$resource" "$@" -o json); then
+    got=allow
+  else
+    got=deny
+  fi
+  printf '  %-16s %-7s %-22s %-34s → %-5s (%s)\n' "$subject" "$action" "$resource" "$*" "$got" \
+    "$(jq -r '.reason // .decision.reason // empty' <<<"$out" 2>/dev/null)"
+  [ "$got" = "$want" ] || decisions_ok=0
+}
+decide allow tom.tech        edit    workorders/42          --prop unit=/ca/ab/calgary
+decide deny  tom.tech        edit    workorders/43          --prop unit=/ca/bc/vancouver
+decide allow alex.apprentice edit    workorders/44          --prop assigneeIds=alex.apprentice
+decide deny  alex.apprentice edit    workorders/45          --prop ownerId=tom.tech
+decide allow tom.tech        create  purchaseorders         --prop amount=4000
+decide deny  tom.tech        create  purchaseorders         --prop amount=6000
+decide deny  sue.supplier    view    purchaseorders/7       --prop companyId=other-co
+decide allow dana.director   delete  invoices/9
+
+echo
+echo "run: audit trail (one JSON line per served change) in $audit_log; last record:"
+tail -n 1 "$audit_log" | jq -c '{time, tenant, event, fromRevision, toRevision, objects: (.objects | length)}' 2>/dev/null || tail -n 1 "$audit_log"
 
 echo
 echo "run: manager started against the local API server."
-echo "run: try: KUBECONFIG=$KUBECONFIG kubectl get gatehouse -n acme-field-services"
-echo "run: Ctrl-C stops the manager and the control plane."
+echo "run: try: KUBECONFIG=$KUBECONFIG kubectl get gatehouse -n $tenant"
+echo "run:      KUBECONFIG=$KUBECONFIG kubectl edit accessrole technician -n $tenant, then tail -f $audit_log"
 if [ -n "${RUN_ONCE:-}" ]; then
-  # For CI smoke tests: show the objects, then stop.
-  sleep 3
-  kubectl get gatehouse -n acme-field-services
+  # For CI smoke tests: stop, and fail if anything was off.
+  [ -n "$revision" ] && [ "$ready" = ok ] && [ "$decisions_ok" = 1 ] || {
+    echo "run: smoke test failed (revision '$revision', readyz $ready, decisions ok $decisions_ok)" >&2
+    exit 1
+  }
   exit 0
 fi
+echo "run: Ctrl-C stops the manager and the control plane."
 wait "${pids[@]}"
