@@ -361,7 +361,7 @@ func (h *Handler) put(st *state) {
 	if cap(st.out) > maxPooledBuffer {
 		st.out = nil
 	}
-	if cap(st.req.items) > 128 {
+	if cap(st.req.items) > 1024 {
 		st.req.items = nil
 	}
 	if cap(st.req.candidates) > 128 {
