@@ -7,6 +7,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,13 +73,19 @@ type env struct {
 // and returns the exit code. It never calls os.Exit, so tests run it
 // in-process.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// RunContext is Run with a context; cancelling it stops long-running
+// commands (serve).
+func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -161,6 +168,7 @@ func newRoot(e *env) *cobra.Command {
 		newMatrixCmd(e),
 		newDiffCmd(e),
 		newImportCmd(e),
+		newServeCmd(e),
 	)
 	return root
 }

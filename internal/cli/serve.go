@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authz"
+	"github.com/gatehouse-dev/gatehouse/internal/manifest"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Authentication modes of gatehouse serve.
+const (
+	AuthnNone  = "none"
+	AuthnToken = "token"
+)
+
+// noneWarning is printed whenever serve runs without authentication.
+const noneWarning = "gatehouse: WARNING: --authn=none: anyone who can reach %s can query every tenant's decisions; use it only on a trusted machine\n"
+
+const serveLong = `Serve runs the authorization endpoint (AuthZEN evaluation, evaluations and
+search, the native fields, plan and approval endpoints) over snapshots
+compiled from files, with no cluster: the embedded default for development,
+tests and small installations.
+
+Tenants are served under /tenants/<tenant>/...; with a single tenant, also at
+the root (/access/v1/evaluation). With --watch the manifests are re-read
+every --interval when a file changes; a version with unreadable files is
+not served (the previous one stays), and objects with compile problems are
+left out, as on a cluster.
+
+Callers authenticate with a bearer token (--authn=token, the default, with
+the token in --token-file) or not at all (--authn=none, printed as a warning;
+for a trusted machine only). Plain HTTP: put TLS in front of it.`
+
+func newServeCmd(e *env) *cobra.Command {
+	var (
+		src       source
+		listen    string
+		authn     string
+		tokenFile string
+		watch     bool
+		interval  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve -f DIR [--watch] [--listen ADDR] [--authn=token|none]",
+		Short: "Serve the authorization endpoint from files, no cluster needed",
+		Long:  serveLong,
+		Example: `  gatehouse serve -f config/samples --watch --authn=none
+  gatehouse serve -f policy/ --listen :8080 --token-file /run/secrets/gatehouse-token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(src.files) == 0 {
+				return usageError("no manifests: pass -f DIR|FILE")
+			}
+			for _, f := range src.files {
+				if f == manifest.Stdin && watch {
+					return usageError("--watch cannot watch standard input")
+				}
+			}
+			opts := authz.Options{}
+			switch authn {
+			case AuthnNone:
+				opts.Authenticator, opts.TenantAuthorizer = authz.None{}, authz.None{}
+			case AuthnToken:
+				if tokenFile == "" {
+					return usageError("--authn=token needs --token-file (or pass --authn=none on a trusted machine)")
+				}
+				data, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				token := strings.TrimSpace(string(data))
+				if token == "" {
+					return usageError("%s: empty token", tokenFile)
+				}
+				opts.Authenticator = authz.StaticTokens{token: &authz.Caller{Name: "gatehouse-serve", Key: "gatehouse-serve"}}
+				opts.TenantAuthorizer = authz.None{}
+			default:
+				return usageError("--authn must be token or none, not %q", authn)
+			}
+			st := store.New()
+			set, err := src.read(e)
+			if err != nil {
+				return err
+			}
+			tenants := serveSet(e, st, set)
+			if len(tenants) == 0 {
+				return usageError("no Gatehouse objects found in %s", strings.Join(src.files, ", "))
+			}
+			if len(tenants) == 1 {
+				opts.DefaultTenant = tenants[0]
+			}
+			h, err := authz.New(st, opts)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if authn == AuthnNone {
+				fmt.Fprintf(e.stderr, noneWarning, ln.Addr())
+			}
+			fmt.Fprintf(e.stderr, "gatehouse: serving %s on http://%s\n", strings.Join(tenants, ", "), ln.Addr())
+			srv := &http.Server{
+				Handler:           h,
+				ReadHeaderTimeout: 5 * time.Second,
+				ReadTimeout:       10 * time.Second,
+				WriteTimeout:      10 * time.Second,
+				IdleTimeout:       120 * time.Second,
+				MaxHeaderBytes:    64 << 10,
+			}
+			if watch {
+				go watchFiles(ctx, e, st, &src, interval)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	src.addFlags(cmd, "tenant of objects without a namespace (default: a kustomization's namespace, else \"default\")")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "listen address")
+	cmd.Flags().StringVar(&authn, "authn", AuthnToken, "caller authentication: token or none")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token callers must send (--authn=token)")
+	cmd.Flags().BoolVar(&watch, "watch", false, "reload when a manifest file changes")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often --watch looks for changes")
+	return cmd
+}
+
+// serveSet compiles every tenant of set into the store, stops serving
+// tenants that are gone, and returns the tenants served.
+func serveSet(e *env, st *store.Store, set *manifest.Set) []string {
+	tenants := set.Tenants()
+	for _, t := range st.Tenants() {
+		if !contains(tenants, t) {
+			st.Delete(t)
+			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: no objects left, no longer served\n", t)
+		}
+	}
+	for _, t := range tenants {
+		b := compileTenant(set, t)
+		old := st.Set(t, &store.Entry{Snapshot: b.snap, CompiledAt: time.Now(), Problems: b.problems})
+		if old == nil || old.Snapshot.Revision() != b.snap.Revision() {
+			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: serving revision %s (%d problems)\n", t, b.snap.Revision(), len(b.problems))
+		}
+		for _, p := range b.problems {
+			pos := ""
+			if o := set.Find(t, p.Kind, p.Name); o != nil {
+				pos = o.FieldPos(p.Field) + ": "
+			}
+			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: left out: %s%s\n", t, pos, p)
+		}
+	}
+	return tenants
+}
+
+// watchFiles re-reads the manifests whenever a file's size or modification
+// time changes (polling: it works the same on every OS and file system).
+func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, interval time.Duration) {
+	last := fingerprint(src.files)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fp := fingerprint(src.files)
+		if fp == last {
+			continue
+		}
+		last = fp
+		set, err := src.read(e)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
+			continue
+		}
+		serveSet(e, st, set)
+	}
+}
+
+// fingerprint summarizes the names, sizes and modification times of the
+// files below paths.
+func fingerprint(paths []string) string {
+	var parts []string
+	for _, p := range paths {
+		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				parts = append(parts, path+":error")
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				parts = append(parts, fmt.Sprintf("%s:%d:%d", path, info.Size(), info.ModTime().UnixNano()))
+			}
+			return nil
+		})
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\n")
+}
