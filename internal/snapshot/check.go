@@ -131,21 +131,35 @@ func (s *Snapshot) checkIn(block []uint64, grants []rowGrant, restrict []uint16,
 	rb := int(ri) * st
 	bits := block[rb : rb+st]
 	var scopes uint16
-	for sc := 0; sc < nScopes; sc++ {
-		if bits[sc*W+w]&bit != 0 {
-			scopes |= 1 << sc
+	var r row
+	if s.compact {
+		for i := 0; i < nScopes/2; i++ {
+			x := bits[i]
+			if x&bit != 0 {
+				scopes |= 1 << (2 * i)
+			}
+			if (x>>32)&bit != 0 {
+				scopes |= 1 << (2*i + 1)
+			}
 		}
+		r = decodeRow(bits[4], bits[5])
+	} else {
+		for sc := 0; sc < nScopes; sc++ {
+			if bits[sc*W+w]&bit != 0 {
+				scopes |= 1 << sc
+			}
+		}
+		r = decodeRow(bits[nScopes*W], bits[nScopes*W+1])
 	}
-	r := decodeRow(bits[nScopes*W], bits[nScopes*W+1])
 	rs := restrict[r.rOff : r.rOff+uint32(r.rN)]
 	if scopes != 0 {
 		if m := s.matchScopes(scopes, p, &req.Subject, &req.Resource); m != 0 {
 			if r.rN > 0 && !s.restrictionsHold(p, rs, req) {
 				return Decision{Reason: ReasonRestricted}
 			}
-			for i := 0; i < int(r.inline); i++ {
-				if bits[nScopes+2+2*i]&bit != 0 && uint16(bits[nScopes+3+2*i])&m != 0 {
-					return Decision{Allowed: true, Reason: ReasonAllowed, Matched: &s.matches[bits[nScopes+3+2*i]>>32]}
+			if r.inline > 0 {
+				if mt := s.inlineMatch(bits, int(r.inline), bit, m); mt != nil {
+					return Decision{Allowed: true, Reason: ReasonAllowed, Matched: mt}
 				}
 			}
 			return Decision{Allowed: true, Reason: ReasonAllowed, Matched: findMatch(grants[r.gOff:r.gOff+uint32(r.gN)], w, bit, m)}

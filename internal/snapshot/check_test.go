@@ -440,23 +440,34 @@ func TestCheckConcurrent(t *testing.T) {
 	}
 }
 
-// TestManyActions covers tenants with more than 63 actions, whose action
-// bitsets span several words.
+// TestManyActions covers the three block layouts: up to 32 actions (one
+// cache line), up to 63 (one word per scope) and more (several words).
 func TestManyActions(t *testing.T) {
+	for _, n := range []int{150, 40} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { testManyActions(t, n) })
+	}
+}
+
+func testManyActions(t *testing.T, n int) {
 	var acts []string
-	for i := 0; i < 150; i++ {
+	for i := 0; i < n; i++ {
 		acts = append(acts, fmt.Sprintf("act%03d", i))
 	}
+	if n < 150 {
+		// keep the names the checks below use
+		acts = append(acts[:n-3], "act120", "act140", "act149")
+	}
+	top := min(100, n-3)
 	s := mustCompile(t, snapshot.Objects{
 		Roles: []v1alpha1.Role{
-			role("r", perm("assets", strings.Join(acts[:100], ","), ""), perm("assets", "act140", v1alpha1.ScopeOwn),
+			role("r", perm("assets", strings.Join(acts[:top], ","), ""), perm("assets", "act140", v1alpha1.ScopeOwn),
 				permWhen("assets", "act120", "", "resource.properties.ok == true")),
 			role("w", perm("parts", "*", v1alpha1.ScopeAssigned)),
 		},
 		Groups: []v1alpha1.UserGroup{group("g", "r,w", "u1")},
 	})
 	for i, a := range acts {
-		want := i < 100
+		want := i < top
 		if d := s.Check(req("u1", a, "assets", snapshot.Resource{})); d.Allowed != want {
 			t.Fatalf("%s: %+v", a, d)
 		}
@@ -478,7 +489,7 @@ func TestManyActions(t *testing.T) {
 	if p := s.Plan(snapshot.Subject{ID: "u1"}, "act140", "assets"); p.Kind != snapshot.PlanConditional || p.Filter.Op != snapshot.OpEq {
 		t.Fatalf("plan %+v", p)
 	}
-	if got := s.Actions(snapshot.Subject{ID: "u1"}, snapshot.Resource{Type: "assets", OwnerID: "u1"}); len(got) != 101 {
+	if got := s.Actions(snapshot.Subject{ID: "u1"}, snapshot.Resource{Type: "assets", OwnerID: "u1"}); len(got) != top+1 {
 		t.Fatalf("actions: %d", len(got))
 	}
 }

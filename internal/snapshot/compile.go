@@ -68,6 +68,10 @@ type Snapshot struct {
 	resTab   *nameTable // resIdx for the hot path
 	actTab   *nameTable
 	words    int // uint64 words per action bitset
+	// compact: at most 32 actions (wildcard slot included), so a block is
+	// one 64-byte cache line: 8 scope bitsets of 32 bits in 4 words, 2
+	// header words, 2 inline grants of one word each.
+	compact bool
 
 	roles   []*role
 	roleIdx map[string]int32
@@ -193,17 +197,55 @@ func decodeRow(h0, h1 uint64) row {
 // 3 inline unconditional grants (action word, mask|match index) so that
 // explaining an allow does not touch the grant array.
 func (s *Snapshot) stride() int {
-	if s.words == 1 {
+	switch {
+	case s.compact:
+		return 8
+	case s.words == 1:
 		return 16
 	}
 	return nScopes*s.words + 2
+}
+
+// hdrPos is the position of the header words in a block.
+func (s *Snapshot) hdrPos() int {
+	if s.compact {
+		return 4
+	}
+	return nScopes * s.words
+}
+
+// scopeBit tests an action bit of one scope in a block starting at rb.
+func (s *Snapshot) scopeBit(bits []uint64, rb, sc, w int, bit uint64) bool {
+	if s.compact {
+		return (bits[rb+sc>>1]>>(32*(sc&1)))&bit != 0
+	}
+	return bits[rb+sc*s.words+w]&bit != 0
+}
+
+// inlineMatch finds an inline grant explaining an allow of scopes m.
+func (s *Snapshot) inlineMatch(bits []uint64, n int, bit uint64, m uint16) *Match {
+	if s.compact {
+		for i := 0; i < n; i++ {
+			x := bits[6+i]
+			if uint32(x)&uint32(bit) != 0 && uint16(x>>32)&0xff&m != 0 {
+				return &s.matches[x>>40]
+			}
+		}
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		if bits[nScopes+2+2*i]&bit != 0 && uint16(bits[nScopes+3+2*i])&m != 0 {
+			return &s.matches[bits[nScopes+3+2*i]>>32]
+		}
+	}
+	return nil
 }
 
 const maxInline = 3
 
 // rowOf decodes the header of resource ri in a profile block.
 func (s *Snapshot) rowOf(bits []uint64, ri int32) row {
-	h := int(ri)*s.stride() + nScopes*s.words
+	h := int(ri)*s.stride() + s.hdrPos()
 	return decodeRow(bits[h], bits[h+1])
 }
 
@@ -629,6 +671,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		s.actIdx[n] = int32(i + 1)
 	}
 	s.words = (len(s.actNames) + 63) / 64
+	s.compact = len(s.actNames) <= 32
 	s.resTab, s.actTab = newNameTable(s.resIdx), newNameTable(s.actIdx)
 
 	// Roles: flatten extends (own permissions first, then each extended
@@ -835,7 +878,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	s.grants = make([]rowGrant, 0, nGrants)
 	s.restrict = make([]uint16, 0, nRestrict)
 	s.pHot = make([]uint64, len(profiles))
-	st, hdr := s.stride(), nScopes*s.words
+	st, hdr := s.stride(), s.hdrPos()
 	for i, p := range profiles {
 		off := len(s.bits)
 		gBase, rBase := uint32(len(s.grants)), uint32(len(s.restrict))
@@ -968,6 +1011,7 @@ func (s *Snapshot) buildRows(p *profile, rs []restriction) {
 	p.bits = make([]uint64, nRes*st)
 	rows := make([]row, nRes)
 	perRow := make([][]rowGrant, nRes)
+	scopeBits := make([]uint64, nRes*nScopes*W)
 	add := func(ri int, g rowGrant) {
 		perRow[ri] = append(perRow[ri], g)
 		if g.cond != nil {
@@ -975,7 +1019,7 @@ func (s *Snapshot) buildRows(p *profile, rs []restriction) {
 		}
 		for sc := 0; sc < nScopes; sc++ {
 			if g.mask&(1<<sc) != 0 {
-				b := p.bits[ri*st+sc*W:]
+				b := scopeBits[(ri*nScopes+sc)*W:]
 				for w := 0; w < W; w++ {
 					b[w] |= g.fg.acts[w]
 				}
@@ -1045,10 +1089,31 @@ func (s *Snapshot) buildRows(p *profile, rs []restriction) {
 		rows[ri].rOff, rows[ri].rN = uint32(len(p.restrict)), uint16(len(ms))
 		p.restrict = append(p.restrict, ms...)
 	}
+	for ri := 0; ri < nRes; ri++ {
+		for sc := 0; sc < nScopes; sc++ {
+			for w := 0; w < W; w++ {
+				v := scopeBits[(ri*nScopes+sc)*W+w]
+				if s.compact {
+					p.bits[ri*st+sc>>1] |= (v & 0xffffffff) << (32 * (sc & 1))
+				} else {
+					p.bits[ri*st+sc*W+w] = v
+				}
+			}
+		}
+	}
 	for ri, r := range rows {
-		h := ri*st + nScopes*W
+		h := ri*st + s.hdrPos()
 		p.bits[h], p.bits[h+1] = encodeRow(r)
-		if W == 1 {
+		if s.compact {
+			n := 0
+			for _, g := range perRow[ri] {
+				if g.cond == nil && n < 2 && g.mi < 1<<24 {
+					p.bits[h+2+n] = g.a0&0xffffffff | uint64(g.mask&0xff)<<32 | uint64(g.mi)<<40
+					n++
+				}
+			}
+			p.bits[h+1] |= uint64(n) << 48
+		} else if W == 1 {
 			n := 0
 			for _, g := range perRow[ri] {
 				if g.cond == nil && n < maxInline {

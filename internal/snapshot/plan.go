@@ -101,13 +101,12 @@ func (s *Snapshot) Plan(sub Subject, action, resourceType string) Plan {
 	}
 	ri, resKnown := s.resIdx[resourceType]
 	ai, actKnown := s.actIdx[action]
-	W := s.words
 	w := int(ai >> 6)
 	bit := uint64(1) << (ai & 63)
-	base := int(ri)*s.stride() + w
+	base := int(ri) * s.stride()
 	var terms []*Filter
 	for sc := 0; sc < nScopes; sc++ {
-		if p.bits[base+sc*W]&bit != 0 {
+		if s.scopeBit(p.bits, base, sc, w, bit) {
 			terms = append(terms, s.scopeFilter(1<<sc, p, &sub))
 		}
 	}
