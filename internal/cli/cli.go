@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,8 +41,10 @@ type exitError struct {
 	code   int
 	err    error
 	silent bool
+	hint   bool // point to --help
 }
 
+// Error returns the message of the wrapped error.
 func (e *exitError) Error() string {
 	if e.err == nil {
 		return fmt.Sprintf("exit status %d", e.code)
@@ -49,6 +52,7 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
+// Unwrap returns the wrapped error.
 func (e *exitError) Unwrap() error { return e.err }
 
 // failed is returned by commands whose output already says what failed.
@@ -94,21 +98,28 @@ func RunContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		if !xe.silent {
 			fmt.Fprintln(stderr, "gatehouse:", xe.Error())
 		}
+		if xe.hint {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandUse)
+		}
 		return xe.code
 	}
+	// Errors of cobra itself: unknown commands, wrong number of arguments.
 	fmt.Fprintln(stderr, "gatehouse:", err)
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "flag") ||
-		strings.Contains(err.Error(), "arg(s)") {
-		fmt.Fprintln(stderr, "Run 'gatehouse --help' for usage.")
-	}
+	fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandUse)
 	return ExitUsage
 }
 
-// Main runs the command line of the binary and exits.
+// Main runs the command line of the binary and exits. Run as
+// kubectl-gatehouse (a kubectl plugin), it calls itself "kubectl gatehouse".
 func Main() {
-	args := os.Args[1:]
-	os.Exit(Run(args, os.Stdin, os.Stdout, os.Stderr))
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-") {
+		commandUse = "kubectl gatehouse"
+	}
+	os.Exit(Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// commandUse is how usage texts name the command.
+var commandUse = "gatehouse"
 
 const rootLong = `gatehouse compiles, tests and queries Gatehouse access policy (Roles,
 UserGroups, FieldPolicies, ApprovalChains) from YAML files, with no cluster,
@@ -143,13 +154,13 @@ func newRoot(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	if strings.HasPrefix(pluginName(), "kubectl-") {
-		root.Use = "kubectl gatehouse"
+	if commandUse != root.Use {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: commandUse}
 	}
 	root.PersistentFlags().StringVarP(&e.output, "output", "o", OutputTable, "output format: table, json or yaml")
 	root.PersistentFlags().BoolVar(&e.noClr, "no-color", false, "never colour the output (also: NO_COLOR=1)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usageError("%v", err)
+		return &exitError{code: ExitUsage, err: err, hint: true}
 	})
 	root.AddCommand(
 		&cobra.Command{
@@ -173,20 +184,11 @@ func newRoot(e *env) *cobra.Command {
 	return root
 }
 
-// pluginName is the name the binary runs under.
-func pluginName() string {
-	if len(os.Args) == 0 {
-		return ""
-	}
-	name := os.Args[0]
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
-}
+// isTerminal reports whether w is a terminal; a variable for tests.
+var isTerminal = isCharDevice
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isCharDevice reports whether w is a character device (a terminal).
+func isCharDevice(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,9 @@ var goldenCases = []struct {
 	{"bad_output", []string{"compile", "-f", samples, "-o", "xml"}, "", 2},
 	{"unknown_command", []string{"frobnicate"}, "", 2},
 	{"unknown_flag", []string{"compile", "--frobnicate"}, "", 2},
+	{"wrong_args", []string{"who-can", "-f", samples, "edit"}, "", 2},
+	{"help", []string{"--help"}, "", 0},
+	{"help_test", []string{"test", "--help"}, "", 0},
 }
 
 func TestGolden(t *testing.T) {
@@ -353,5 +357,45 @@ func TestParseProps(t *testing.T) {
 	}
 	if _, err := parseProps([]string{"approvals=sam"}); err == nil {
 		t.Error("approval without step accepted")
+	}
+}
+
+func TestColour(t *testing.T) {
+	defer func(f func(io.Writer) bool) { isTerminal = f }(isTerminal)
+	isTerminal = func(io.Writer) bool { return true }
+	args := []string{"check", "-f", samples, "--subject", "tom.tech", "--action", "view", "--resource", "assets/1"}
+
+	t.Setenv("NO_COLOR", "")
+	stdout, _, _ := run(t, "", args...)
+	if !strings.Contains(stdout, green+"allowed"+reset) {
+		t.Errorf("no colour on a terminal: %q", stdout)
+	}
+	stdout, _, _ = run(t, "", append(args, "--no-color")...)
+	if strings.Contains(stdout, "\x1b[") {
+		t.Errorf("colour with --no-color: %q", stdout)
+	}
+	t.Setenv("NO_COLOR", "1")
+	stdout, _, _ = run(t, "", args...)
+	if strings.Contains(stdout, "\x1b[") {
+		t.Errorf("colour with NO_COLOR: %q", stdout)
+	}
+	isTerminal = isCharDevice
+	t.Setenv("NO_COLOR", "")
+	stdout, _, _ = run(t, "", args...)
+	if strings.Contains(stdout, "\x1b[") {
+		t.Errorf("colour into a buffer: %q", stdout)
+	}
+}
+
+func TestKubectlPluginName(t *testing.T) {
+	defer func(s string) { commandUse = s }(commandUse)
+	commandUse = "kubectl gatehouse"
+	stdout, _, code := run(t, "", "--help")
+	if code != 0 || !strings.Contains(stdout, "kubectl gatehouse [command]") {
+		t.Errorf("help as a kubectl plugin: %d\n%s", code, stdout)
+	}
+	_, stderr, _ := run(t, "", "bogus")
+	if !strings.Contains(stderr, "Run 'kubectl gatehouse --help'") {
+		t.Errorf("hint: %s", stderr)
 	}
 }

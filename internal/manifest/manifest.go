@@ -44,10 +44,13 @@ type Object struct {
 	// Node is the object's node in Doc (Doc.Node, or an item of a List).
 	Node *yaml.Node
 
-	// Exactly one of these is set, according to Kind.
-	Role          *v1alpha1.Role
-	UserGroup     *v1alpha1.UserGroup
-	FieldPolicy   *v1alpha1.FieldPolicy
+	// Role is set when Kind is Role (exactly one of the four is set).
+	Role *v1alpha1.Role
+	// UserGroup is set when Kind is UserGroup.
+	UserGroup *v1alpha1.UserGroup
+	// FieldPolicy is set when Kind is FieldPolicy.
+	FieldPolicy *v1alpha1.FieldPolicy
+	// ApprovalChain is set when Kind is ApprovalChain.
 	ApprovalChain *v1alpha1.ApprovalChain
 }
 

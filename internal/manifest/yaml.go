@@ -29,8 +29,9 @@ func (d *Document) Pos(line int) string { return fmt.Sprintf("%s:%d", d.File, li
 
 // Error is an error in an input file at a known position.
 type Error struct {
-	// File and Line locate the error (Line 0 when unknown).
+	// File is the file the error is in ("-" for stdin).
 	File string
+	// Line is the line of the error, 0 when unknown.
 	Line int
 	// Msg says what is wrong.
 	Msg string
