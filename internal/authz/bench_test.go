@@ -1,12 +1,15 @@
 package authz
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -91,25 +94,80 @@ func benchDuration() time.Duration {
 	return 5 * time.Second
 }
 
-// serveLoopback serves h on 127.0.0.1 with the production Server
-// (timeouts included) and returns its address.
-func serveLoopback(b *testing.B, h http.Handler) string {
+// serveLoopback starts the server to measure in a child process (this
+// test binary, running TestBenchServerChild) and returns its address. A
+// separate process keeps the load generator's goroutines and garbage out of
+// the server's scheduler and GC, as with a real client; the two processes
+// still share the machine's cores.
+func serveLoopback(b *testing.B, kind string) string {
 	b.Helper()
-	srv, err := NewServer(h, ServerOptions{AllowPlainHTTP: true})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerChild$")
+	cmd.Env = append(os.Environ(), "GATEHOUSE_BENCH_CHILD="+kind)
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close() // the child exits when its stdin closes
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("child server: %v", err)
+	}
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))
+	if err := loadgen.CheckLoopback(addr); err != nil {
+		b.Fatal(err)
+	}
+	return addr
+}
+
+// TestBenchServerChild is the server process of the loopback benchmarks;
+// it does nothing unless started by serveLoopback.
+func TestBenchServerChild(t *testing.T) {
+	kind := os.Getenv("GATEHOUSE_BENCH_CHILD")
+	if kind == "" {
+		t.Skip("only runs as the loopback benchmarks' server process")
+	}
+	var h http.Handler = http.HandlerFunc(bareHandler)
+	if kind == "gatehouse" {
+		h, _ = newTestHandler(t, Options{})
+	}
+	srv, err := NewServer(h, ServerOptions{AllowPlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	fmt.Printf("ADDR %s\n", ln.Addr())
+	// Serve until the parent closes stdin, and never longer than the
+	// longest possible load run.
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(loadgen.MaxDuration + time.Minute):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
 }
 
 // runLoad drives addr with bodies posted to path and reports the metrics.
@@ -141,8 +199,7 @@ func runLoad(b *testing.B, addr, path string, bodies []string, conns int, perReq
 // BenchmarkLoopbackEvaluation64 is the headline figure: single AuthZEN
 // evaluations at 64 concurrent keep-alive connections.
 func BenchmarkLoopbackEvaluation64(b *testing.B) {
-	h, _ := newTestHandler(b, Options{})
-	addr := serveLoopback(b, h)
+	addr := serveLoopback(b, "gatehouse")
 	runLoad(b, addr, base+"/access/v1/evaluation", evalBodies, 64, 1)
 }
 
@@ -150,15 +207,14 @@ func BenchmarkLoopbackEvaluation64(b *testing.B) {
 // decodes the same bodies with encoding/json and answers a constant
 // decision, with no policy engine, served and loaded the same way.
 func BenchmarkLoopbackBare64(b *testing.B) {
-	addr := serveLoopback(b, http.HandlerFunc(bareHandler))
+	addr := serveLoopback(b, "bare")
 	runLoad(b, addr, "/access/v1/evaluation", evalBodies, 64, 1)
 }
 
 // BenchmarkLoopbackBatch100 posts 100-item evaluations batches at 16
 // connections; evals/s counts evaluations, latencies are per batch.
 func BenchmarkLoopbackBatch100(b *testing.B) {
-	h, _ := newTestHandler(b, Options{})
-	addr := serveLoopback(b, h)
+	addr := serveLoopback(b, "gatehouse")
 	runLoad(b, addr, base+"/access/v1/evaluations", []string{batchBody(100)}, 16, 100)
 }
 
