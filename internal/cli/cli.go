@@ -65,6 +65,7 @@ func usageError(format string, args ...any) error {
 
 // env is what one Run works with.
 type env struct {
+	ctx    context.Context
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -135,7 +136,9 @@ Exit codes:
   1  the check failed: compile problems, failed policy tests, check denied
   2  bad usage or unreadable input
 
-Installed as kubectl-gatehouse on the PATH, it also runs as "kubectl gatehouse".`
+Installed as kubectl-gatehouse on the PATH, it also runs as "kubectl gatehouse";
+with --from-cluster (and diff's cluster:NAMESPACE) it reads the live objects
+through your kubeconfig instead of files.`
 
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
@@ -145,6 +148,7 @@ func newRoot(e *env) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			e.ctx = cmd.Context()
 			switch e.output {
 			case OutputTable, OutputJSON, OutputYAML:
 			default:

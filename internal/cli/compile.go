@@ -51,7 +51,7 @@ depending on them). Exit code 1 when there is any problem.`,
 			}
 			res := compileSet(set)
 			if len(res.Tenants) == 0 {
-				return usageError("no Gatehouse objects found in %s", strings.Join(src.files, ", "))
+				return usageError("no Gatehouse objects found in %s", src.where())
 			}
 			if ok, err := e.structured(res); ok {
 				if err == nil && res.Problems > 0 {

@@ -37,8 +37,9 @@ type diffOutput struct {
 
 func newDiffCmd(e *env) *cobra.Command {
 	var (
-		format string
-		tenant string
+		format  string
+		tenant  string
+		cluster clusterFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW",
@@ -48,22 +49,25 @@ gains or loses which permission (module, action, scope, condition), full
 access or restriction, whose access to which field changes, and who becomes
 or stops being a named approver of which step.
 
-OLD and NEW are files, directories or git:REV:PATH (read with git archive
+OLD and NEW are files, directories, git:REV:PATH (read with git archive
 from the repository of the current directory, PATH relative to its top
-directory, e.g. git:main:config/samples).
+directory, e.g. git:main:config/samples) or cluster:NAMESPACE (the live
+objects; cluster: alone for every namespace), e.g. to see what applying a
+change would do.
 With --format markdown the output suits a pull-request comment.`,
 		Example: `  gatehouse diff git:main:config/samples config/samples
-  gatehouse diff old/ new/ --format markdown`,
+  gatehouse diff old/ new/ --format markdown
+  kubectl gatehouse diff cluster:acme-field-services config/samples`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "markdown" {
 				return usageError("--format must be text or markdown, not %q", format)
 			}
-			oldSet, err := readSide(e, args[0], tenant)
+			oldSet, err := readSide(e, args[0], tenant, cluster)
 			if err != nil {
 				return err
 			}
-			newSet, err := readSide(e, args[1], tenant)
+			newSet, err := readSide(e, args[1], tenant, cluster)
 			if err != nil {
 				return err
 			}
@@ -81,11 +85,15 @@ With --format markdown the output suits a pull-request comment.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or markdown")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of objects without a namespace (default: a kustomization's namespace, else \"default\")")
+	cluster.addFlags(cmd)
 	return cmd
 }
 
-// readSide reads a directory, a file or git:REV:PATH.
-func readSide(e *env, spec, tenant string) (*manifest.Set, error) {
+// readSide reads a directory, a file, git:REV:PATH or cluster:NAMESPACE.
+func readSide(e *env, spec, tenant string, cluster clusterFlags) (*manifest.Set, error) {
+	if ns, ok := clusterNamespace(spec); ok {
+		return readCluster(e.ctx, cluster, ns)
+	}
 	rest, ok := strings.CutPrefix(spec, "git:")
 	if !ok {
 		return readManifests(e, []string{spec}, tenant)

@@ -14,13 +14,28 @@ import (
 
 // source is the -f and --tenant flags of a command.
 type source struct {
-	files  []string
-	tenant string
+	files       []string
+	tenant      string
+	fromCluster bool
+	cluster     clusterFlags
 }
 
 func (s *source) addFlags(cmd *cobra.Command, tenantHelp string) {
 	cmd.Flags().StringArrayVarP(&s.files, "filename", "f", nil, "manifest file or directory, or - for stdin (repeatable)")
 	cmd.Flags().StringVar(&s.tenant, "tenant", "", tenantHelp)
+	cmd.Flags().BoolVar(&s.fromCluster, "from-cluster", false, "read the objects from the cluster (namespace --tenant, else every namespace) instead of -f")
+	s.cluster.addFlags(cmd)
+}
+
+// where names the input in messages.
+func (s *source) where() string {
+	if s.fromCluster {
+		if s.tenant != "" {
+			return "the cluster (namespace " + s.tenant + ")"
+		}
+		return "the cluster"
+	}
+	return strings.Join(s.files, ", ")
 }
 
 // tenantBuild is one tenant compiled from files.
@@ -33,8 +48,14 @@ type tenantBuild struct {
 
 // read reads the manifests of the -f flags.
 func (s *source) read(e *env) (*manifest.Set, error) {
+	if s.fromCluster {
+		if len(s.files) > 0 {
+			return nil, usageError("pass either -f or --from-cluster, not both")
+		}
+		return readCluster(e.ctx, s.cluster, s.tenant)
+	}
 	if len(s.files) == 0 {
-		return nil, usageError("no manifests: pass -f DIR|FILE|-")
+		return nil, usageError("no manifests: pass -f DIR|FILE|- (or --from-cluster)")
 	}
 	set, err := readManifests(e, s.files, s.tenant)
 	if err != nil {
@@ -76,14 +97,14 @@ func (s *source) one(e *env) (*tenantBuild, error) {
 	if tenant == "" {
 		switch len(tenants) {
 		case 0:
-			return nil, usageError("no Gatehouse objects found in %s", strings.Join(s.files, ", "))
+			return nil, usageError("no Gatehouse objects found in %s", s.where())
 		case 1:
 			tenant = tenants[0]
 		default:
 			return nil, usageError("the manifests hold several tenants (%s): pass --tenant", strings.Join(tenants, ", "))
 		}
 	} else if !contains(tenants, tenant) {
-		return nil, usageError("tenant %q has no objects in %s (tenants: %s)", tenant, strings.Join(s.files, ", "), strings.Join(tenants, ", "))
+		return nil, usageError("tenant %q has no objects in %s (tenants: %s)", tenant, s.where(), strings.Join(tenants, ", "))
 	}
 	b := compileTenant(set, tenant)
 	if n := len(b.problems); n > 0 {

@@ -63,8 +63,8 @@ func newServeCmd(e *env) *cobra.Command {
   gatehouse serve -f policy/ --listen :8080 --token-file /run/secrets/gatehouse-token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(src.files) == 0 {
-				return usageError("no manifests: pass -f DIR|FILE")
+			if src.fromCluster && watch {
+				return usageError("--watch works on files only; the operator serves from the cluster")
 			}
 			for _, f := range src.files {
 				if f == manifest.Stdin && watch {
@@ -99,7 +99,7 @@ func newServeCmd(e *env) *cobra.Command {
 			}
 			tenants := serveSet(e, st, set)
 			if len(tenants) == 0 {
-				return usageError("no Gatehouse objects found in %s", strings.Join(src.files, ", "))
+				return usageError("no Gatehouse objects found in %s", src.where())
 			}
 			if len(tenants) == 1 {
 				opts.DefaultTenant = tenants[0]

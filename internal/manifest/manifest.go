@@ -190,6 +190,13 @@ func dirTenant(dir, def string) (string, error) {
 	return def, nil
 }
 
+// Add parses data (YAML or JSON documents, e.g. objects listed from a
+// cluster) and keeps its access objects; file names them in positions, and
+// tenant is the tenant of objects without a namespace.
+func (s *Set) Add(file string, data []byte, tenant string) error {
+	return s.add(file, data, tenant)
+}
+
 // add parses one file's documents and keeps its access objects.
 func (s *Set) add(file string, data []byte, tenant string) error {
 	docs, err := ParseDocuments(file, data)
