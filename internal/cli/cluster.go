@@ -23,7 +23,7 @@ const clusterPrefix = "cluster:"
 var accessResources = []struct {
 	resource, kind string
 }{
-	{"roles", "Role"},
+	{"accessroles", "Role"},
 	{"usergroups", "UserGroup"},
 	{"fieldpolicies", "FieldPolicy"},
 	{"approvalchains", "ApprovalChain"},

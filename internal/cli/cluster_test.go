@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -22,7 +24,15 @@ func fakeCluster(t *testing.T, edit func(*unstructured.Unstructured)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []runtime.Object
+	lists := map[schema.GroupVersionResource]string{}
+	plural := map[string]string{}
+	for _, r := range accessResources {
+		lists[v1alpha1.GroupVersion.WithResource(r.resource)] = r.kind + "List"
+		plural[r.kind] = r.resource
+	}
+	// Objects are created through the client so that they are stored under
+	// the CRDs' plurals (accessroles), not the fake's guess from the kind.
+	client := fake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists)
 	for _, o := range set.Objects {
 		var typed any
 		switch {
@@ -46,13 +56,11 @@ func fakeCluster(t *testing.T, edit func(*unstructured.Unstructured)) {
 		if edit != nil {
 			edit(u)
 		}
-		objs = append(objs, u)
+		gvr := v1alpha1.GroupVersion.WithResource(plural[o.Kind])
+		if _, err := client.Resource(gvr).Namespace(o.Tenant).Create(context.Background(), u, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	lists := map[schema.GroupVersionResource]string{}
-	for _, r := range accessResources {
-		lists[v1alpha1.GroupVersion.WithResource(r.resource)] = r.kind + "List"
-	}
-	client := fake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objs...)
 	old := newDynamicClient
 	newDynamicClient = func(clusterFlags) (dynamic.Interface, error) { return client, nil }
 	t.Cleanup(func() { newDynamicClient = old })
