@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -397,5 +398,39 @@ func TestKubectlPluginName(t *testing.T) {
 	_, stderr, _ := run(t, "", "bogus")
 	if !strings.Contains(stderr, "Run 'kubectl gatehouse --help'") {
 		t.Errorf("hint: %s", stderr)
+	}
+}
+
+func TestImportSplitNames(t *testing.T) {
+	csvData := "region,user,role,unit\nWest,ann,technician,/ca/ab\nWest,bob,technician,/ca/bc\nWest,cat,,/ca/bc\nWest,ann,view-only,/ca/ab\n"
+	dir := t.TempDir()
+	_, stderr, code := run(t, csvData, "import", "--users", "-", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	set, err := readManifests(&env{}, []string{dir}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range set.Objects {
+		g := o.UserGroup.Spec
+		got[o.Name] = fmt.Sprint(g.Members, g.Roles, g.MemberGroups, g.Attributes["unit"].Values)
+	}
+	want := map[string]string{
+		"west":                      "[] [] [west-no-roles west-technician west-technician-view-only] []",
+		"west-no-roles":             "[cat] [] [] [/ca/bc]",
+		"west-technician":           "[bob] [technician] [] [/ca/bc]",
+		"west-technician-view-only": "[ann] [technician view-only] [] [/ca/ab]",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("groups:\n got %v\nwant %v", got, want)
+	}
+	// Same roles, different units: the second group gets a number.
+	dir = t.TempDir()
+	_, stderr, code = run(t, "user,department,unit,role\na,Ops,/x,r\nb,Ops,/y,r\n", "import", "--users", "-", "--out", dir)
+	data, _ := os.ReadFile(filepath.Join(dir, "usergroups.yaml"))
+	if code != 0 || !strings.Contains(string(data), "name: ops-r\n") || !strings.Contains(string(data), "name: ops-r-2\n") {
+		t.Errorf("exit %d %s\n%s", code, stderr, data)
 	}
 }

@@ -217,12 +217,8 @@ func printMatrix(e *env, out matrixOutput, format string) error {
 	for _, r := range out.Rows {
 		cells := make([]string, len(out.Roles))
 		for i, role := range out.Roles {
-			switch v := r.Access[role]; v {
-			case AccessFull:
-				cells[i] = v
-			case AccessPartial:
-				cells[i] = v
-			default:
+			cells[i] = r.Access[role]
+			if cells[i] == AccessNone {
 				cells[i] = "-"
 			}
 		}

@@ -464,7 +464,7 @@ func runCase(s *snapshot.Snapshot, c loadedCase) (testResult, error) {
 			diff("approvers", strings.Join(want, "; "), strings.Join(got, "; "))
 		}
 		if x.CurrentStep != nil {
-			diff("currentStep", strconQuote(*x.CurrentStep), strconQuote(plan.Current))
+			diff("currentStep", quote(*x.CurrentStep), quote(plan.Current))
 		}
 	}
 	if x.CanApprove != nil {
@@ -484,4 +484,5 @@ func listText(xs []string) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-func strconQuote(s string) string { return fmt.Sprintf("%q", s) }
+// quote renders a step name, making "" visible.
+func quote(s string) string { return fmt.Sprintf("%q", s) }
