@@ -1,0 +1,351 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+func decodeJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+func TestFieldsEndpoint(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	w := do(h, "POST", base+"/v1/fields", `{"subject":{"id":"bea.billing"},"resource":{"type":"workorders"}}`)
+	var out struct {
+		Revision string
+		snapshot.FieldAccessResult
+	}
+	decodeJSON(t, w.Body.Bytes(), &out)
+	if w.Code != 200 || !out.Covered || out.Revision == "" {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	found := false
+	for _, f := range out.Writable {
+		found = found || f == "billingRate"
+	}
+	if !found {
+		t.Errorf("billing clerk cannot write billingRate: %s", w.Body)
+	}
+	w = do(h, "POST", base+"/v1/fields", `{"subject":{"id":"bea.billing"}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "resource: required") {
+		t.Errorf("missing resource: %d %s", w.Code, w.Body)
+	}
+	w = do(h, "POST", base+"/v1/fields", `{"subject":{"id":"bea.billing"},"action":{"name":"view"},"resource":{"type":"x"}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "action: unknown field") {
+		t.Errorf("action on fields: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestPlanEndpoint(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	w := do(h, "POST", base+"/v1/plan", `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"workorders"},
+		"columns":{"unit":"w.unit_path","ownerId":"w.owner_id","assigneeIds":"w.assignee_ids"},"argOffset":2}`)
+	var out struct {
+		Kind   string
+		Filter map[string]any
+		SQL    *struct {
+			Where string
+			Args  []any
+		}
+		SQLError string
+	}
+	decodeJSON(t, w.Body.Bytes(), &out)
+	if w.Code != 200 || out.Kind != "conditional" || out.Filter == nil || out.SQL == nil {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(out.SQL.Where, "w.unit_path") || !strings.Contains(out.SQL.Where, "$3") || len(out.SQL.Args) == 0 {
+		t.Errorf("sql %+v", out.SQL)
+	}
+	// Unmapped property: the plan is still returned with the reason.
+	w = do(h, "POST", base+"/v1/plan", `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"workorders"},"columns":{},"placeholder":"question"}`)
+	out.SQL, out.SQLError = nil, ""
+	decodeJSON(t, w.Body.Bytes(), &out)
+	if w.Code != 200 || out.SQL != nil || out.SQLError == "" {
+		t.Errorf("unmapped: %d %s", w.Code, w.Body)
+	}
+	w = do(h, "POST", base+"/v1/plan", `{"subject":{"id":"dana.director"},"action":{"name":"view"},"resource":{"type":"workorders"}}`)
+	if !strings.Contains(w.Body.String(), `"kind":"always"`) {
+		t.Errorf("admin plan: %s", w.Body)
+	}
+	w = do(h, "POST", base+"/v1/plan", `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"workorders"},"columns":{},"placeholder":"colon"}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "placeholder") {
+		t.Errorf("bad placeholder: %d %s", w.Code, w.Body)
+	}
+	w = do(h, "POST", base+"/v1/plan", `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"workorders"},"columns":{"unit":5}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "columns.unit: expected string") {
+		t.Errorf("bad column: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestApprovalEndpoints(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	po := `{"type":"purchaseorders","id":"po-9","properties":{"amount":30000,"unit":"/ca/ab/calgary","ownerId":"tom.tech","approvals":[{"step":"supervisor","by":"sam.supervisor"}]}}`
+	w := do(h, "POST", base+"/v1/approvals/plan", `{"resource":`+po+`}`)
+	var plan snapshot.ApprovalPlanResult
+	decodeJSON(t, w.Body.Bytes(), &plan)
+	if w.Code != 200 || plan.Chain != "purchase-orders" || plan.Current != "director" || len(plan.Steps) != 2 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	w = do(h, "POST", base+"/v1/approvals/check", `{"subject":{"id":"dana.director"},"resource":`+po+`}`)
+	var d snapshot.ApprovalDecision
+	decodeJSON(t, w.Body.Bytes(), &d)
+	if !d.Allowed || d.Step != "director" {
+		t.Errorf("director: %s", w.Body)
+	}
+	w = do(h, "POST", base+"/v1/approvals/check", `{"subject":{"id":"tom.tech"},"resource":`+po+`}`)
+	d = snapshot.ApprovalDecision{}
+	decodeJSON(t, w.Body.Bytes(), &d)
+	if d.Allowed || d.Reason != snapshot.ReasonNotEligible {
+		t.Errorf("owner: %s", w.Body)
+	}
+	w = do(h, "POST", base+"/v1/approvals/plan", `{"resource":{"type":"purchaseorders","properties":{"approvals":[{"step":"a","who":"b"}]}}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "resource.properties.approvals[].who: unknown field") {
+		t.Errorf("bad approval: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestSearchLimits(t *testing.T) {
+	h, _ := newTestHandler(t, Options{MaxCandidates: 2, DefaultPageLimit: 1})
+	body := `{"subject":{"id":"dana.director"},"action":{"name":"view"},"resource":{"type":"workorders"},"context":{"candidates":[{"id":"1"},{"id":"2"},{"id":"3"}]}}`
+	w := do(h, "POST", base+"/access/v1/search/resource", body)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "more than 2 candidates") {
+		t.Errorf("%d %s", w.Code, w.Body)
+	}
+	body = `{"subject":{"id":"dana.director"},"action":{"name":"view"},"resource":{"type":"workorders"},"context":{"candidates":[{"id":"1"},{"id":"2"}]}}`
+	w = do(h, "POST", base+"/access/v1/search/resource", body)
+	var out struct {
+		Results []map[string]string
+		Page    struct {
+			NextToken string `json:"next_token"`
+		}
+	}
+	decodeJSON(t, w.Body.Bytes(), &out)
+	if len(out.Results) != 1 || out.Page.NextToken == "" {
+		t.Fatalf("page 1: %s", w.Body)
+	}
+	body2 := strings.Replace(body, `"resource":{"type":"workorders"}`, `"resource":{"type":"workorders"},"page":{"token":"`+out.Page.NextToken+`"}`, 1)
+	w = do(h, "POST", base+"/access/v1/search/resource", body2)
+	out.Results, out.Page.NextToken = nil, ""
+	decodeJSON(t, w.Body.Bytes(), &out)
+	if len(out.Results) != 1 || out.Results[0]["id"] != "2" || out.Page.NextToken != "" {
+		t.Errorf("page 2: %s", w.Body)
+	}
+	w = do(h, "POST", base+"/access/v1/search/resource", `{"subject":{"id":"a"},"action":{"name":"view"},"resource":{"type":"workorders"},"context":{"candidates":[{"type":"invoices","id":"1"}]}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "context.candidates[0].type") {
+		t.Errorf("type mismatch: %d %s", w.Code, w.Body)
+	}
+	w = do(h, "POST", base+"/access/v1/search/resource", `{"subject":{"id":"a"},"action":{"name":"view"},"resource":{"type":"workorders"},"context":{"candidates":[{"id":1}]}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "context.candidates[0].id: expected string") {
+		t.Errorf("candidate error path: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestBatchLimit(t *testing.T) {
+	h, _ := newTestHandler(t, Options{MaxBatch: 3})
+	w := do(h, "POST", base+"/access/v1/evaluations", `{"subject":{"id":"a"},"action":{"name":"view"},"evaluations":[{"resource":{"type":"x"}},{"resource":{"type":"x"}},{"resource":{"type":"x"}},{"resource":{"type":"x"}}]}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "more than 3 evaluations") {
+		t.Errorf("%d %s", w.Code, w.Body)
+	}
+}
+
+func TestMinRevision(t *testing.T) {
+	h, st := newTestHandler(t, Options{MinRevisionWait: 100 * time.Millisecond})
+	cur := sampleSnapshot(t)
+	eval := func(rev string) (int, http.Header, string) {
+		w := do(h, "POST", base+"/access/v1/evaluation", `{"subject":{"id":"vic.viewer"},"action":{"name":"view"},"resource":{"type":"assets"},"context":{"minRevision":"`+rev+`"}}`)
+		return w.Code, w.Header(), w.Body.String()
+	}
+	if code, _, body := eval(cur.Revision()); code != 200 {
+		t.Fatalf("current revision: %d %s", code, body)
+	}
+	code, hdr, body := eval("0000000000000000")
+	if code != 503 || hdr.Get("Retry-After") == "" || hdr.Get(RevisionHeader) != cur.Revision() {
+		t.Fatalf("unknown revision: %d %v %s", code, hdr, body)
+	}
+	// A new snapshot arriving while the request waits is used.
+	objs := sampleObjects(t)
+	objs.Roles = append([]v1alpha1.Role(nil), objs.Roles...)
+	objs.Roles = objs.Roles[1:] // drop administrator
+	next, _ := snapshot.Compile(tenant, objs)
+	h2, st2 := newTestHandler(t, Options{MinRevisionWait: 5 * time.Second})
+	_ = st
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		st2.Set(tenant, &store.Entry{Snapshot: next, CompiledAt: time.Now()})
+	}()
+	w := do(h2, "POST", base+"/access/v1/evaluation", `{"subject":{"id":"dana.director"},"action":{"name":"view"},"resource":{"type":"invoices"},"context":{"minRevision":"`+next.Revision()+`"}}`)
+	if w.Code != 200 || w.Header().Get(RevisionHeader) != next.Revision() {
+		t.Errorf("waited: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	// Conflicting minRevisions in one batch.
+	w = do(h2, "POST", base+"/access/v1/evaluations", `{"context":{"minRevision":"a"},"evaluations":[{"context":{"minRevision":"b"}}]}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "conflicts") {
+		t.Errorf("conflict: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestSubjectAccessReview(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	sar := func(user, verb, resource, ns string, groups ...string) (int, map[string]any) {
+		spec := map[string]any{"user": user, "groups": groups}
+		if ns != "-" {
+			spec["resourceAttributes"] = map[string]any{"namespace": ns, "verb": verb, "resource": resource, "name": "x1"}
+		} else {
+			spec["nonResourceAttributes"] = map[string]any{"path": "/healthz", "verb": "get"}
+		}
+		b, _ := json.Marshal(map[string]any{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec})
+		w := do(h, "POST", "/subjectaccessreview", string(b))
+		var out map[string]any
+		json.Unmarshal(w.Body.Bytes(), &out)
+		if w.Code == 200 && (out["apiVersion"] != "authorization.k8s.io/v1" || out["kind"] != "SubjectAccessReview") {
+			t.Errorf("answer type meta: %s", w.Body)
+		}
+		st, _ := out["status"].(map[string]any)
+		return w.Code, st
+	}
+	cases := []struct {
+		user, verb, resource, ns string
+		groups                   []string
+		allowed, denied          bool
+	}{
+		{"vic.viewer", "list", "assets", tenant, nil, true, false},
+		{"vic.viewer", "watch", "assets", tenant, nil, true, false},
+		{"vic.viewer", "patch", "assets", tenant, nil, false, true},
+		{"tom.tech", "update", "assets", tenant, nil, false, true}, // unitTree: record has no unit
+		{"bea.billing", "create", "invoices", tenant, nil, true, false},
+		{"someone", "get", "workorders", tenant, []string{"acme-auditors"}, true, false},
+		{"stranger", "get", "assets", tenant, nil, false, false},   // unknown subject: no opinion
+		{"vic.viewer", "get", "pods", tenant, nil, false, false},   // unmanaged module: no opinion
+		{"vic.viewer", "get", "assets", "elsewhere", nil, false, false},
+		{"vic.viewer", "get", "", "-", nil, false, false},
+	}
+	for _, c := range cases {
+		code, st := sar(c.user, c.verb, c.resource, c.ns, c.groups...)
+		allowed, _ := st["allowed"].(bool)
+		denied, _ := st["denied"].(bool)
+		if code != 200 || allowed != c.allowed || denied != c.denied || st["reason"] == "" {
+			t.Errorf("%+v: %d %v", c, code, st)
+		}
+	}
+	w := do(h, "POST", "/subjectaccessreview", `{"apiVersion":"v1","kind":"Pod"}`)
+	if w.Code != 400 {
+		t.Errorf("wrong kind: %d", w.Code)
+	}
+	w = do(h, "POST", "/subjectaccessreview", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":5}}`)
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "spec.user") {
+		t.Errorf("bad field: %d %s", w.Code, w.Body)
+	}
+}
+
+type failingAuth struct{ err error }
+
+func (f failingAuth) Authenticate(context.Context, string) (*Caller, error) { return nil, f.err }
+
+type failingTenants struct{}
+
+func (failingTenants) AuthorizeTenant(context.Context, *Caller, string) (bool, error) {
+	return false, errors.New("down")
+}
+
+func TestCallerAuthentication(t *testing.T) {
+	app := &Caller{Name: "app-a"}
+	h, _ := newTestHandler(t, Options{
+		Authenticator:    StaticTokens{"secret-a": app},
+		TenantAuthorizer: TenantsByCaller{"app-a": {tenant}},
+	})
+	eval := `{"subject":{"id":"vic.viewer"},"action":{"name":"view"},"resource":{"type":"assets"}}`
+	cases := []struct {
+		path, auth string
+		status     int
+	}{
+		{base + "/access/v1/evaluation", "", 401},
+		{base + "/access/v1/evaluation", "Bearer wrong", 401},
+		{base + "/access/v1/evaluation", "Basic c2VjcmV0LWE=", 401},
+		{base + "/access/v1/evaluation", "Bearer secret-a", 200},
+		{base + "/access/v1/evaluation", "bearer secret-a", 200},
+		{"/tenants/other/access/v1/evaluation", "Bearer secret-a", 403},
+		{"/tenants/other/.well-known/authzen-configuration", "Bearer secret-a", 403},
+	}
+	for _, c := range cases {
+		method := "POST"
+		if strings.HasSuffix(c.path, "configuration") {
+			method = "GET"
+		}
+		w := do(h, method, c.path, eval, "Authorization", c.auth)
+		if w.Code != c.status {
+			t.Errorf("%s %q: %d %s", c.path, c.auth, w.Code, w.Body)
+		}
+		if c.status == 401 && w.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("401 without WWW-Authenticate")
+		}
+		if strings.Contains(w.Body.String(), "secret") {
+			t.Errorf("token echoed: %s", w.Body)
+		}
+	}
+	h2, _ := newTestHandler(t, Options{Authenticator: failingAuth{errors.New("apiserver down")}})
+	if w := do(h2, "POST", base+"/access/v1/evaluation", eval, "Authorization", "Bearer x"); w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Errorf("authn unavailable: %d", w.Code)
+	}
+	h3, _ := newTestHandler(t, Options{TenantAuthorizer: failingTenants{}})
+	if w := do(h3, "POST", base+"/access/v1/evaluation", eval); w.Code != 503 {
+		t.Errorf("tenant authz unavailable: %d", w.Code)
+	}
+	if _, err := New(store.New(), Options{}); err == nil {
+		t.Error("New without security accepted")
+	}
+}
+
+func TestDecisionLog(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	h, _ := newTestHandler(t, Options{
+		DecisionLog: logger, DecisionLogSampleRate: 1,
+		Authenticator:    StaticTokens{"tok-secret-123": {Name: "app"}},
+		TenantAuthorizer: TenantsByCaller{"app": {tenant}},
+	})
+	do(h, "POST", base+"/access/v1/evaluation",
+		`{"subject":{"id":"vic.viewer","properties":{"ssn":"123-45-6789"}},"action":{"name":"view"},"resource":{"type":"assets","id":"a1","properties":{"secret":"hunter2"}},"context":{"apiKey":"k-999"}}`,
+		"Authorization", "Bearer tok-secret-123", "X-Request-ID", "r-1")
+	line := buf.String()
+	var rec map[string]any
+	decodeJSON(t, []byte(line), &rec)
+	if rec["decision"] != true || rec["subject"] != "vic.viewer" || rec["caller"] != "app" || rec["requestId"] != "r-1" || rec["role"] != "view-only" {
+		t.Errorf("record %s", line)
+	}
+	for _, secret := range []string{"tok-secret-123", "123-45-6789", "hunter2", "k-999"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("decision log contains %q: %s", secret, line)
+		}
+	}
+	// Sampling: rate 0 logs nothing, a small rate logs some.
+	buf.Reset()
+	h0, _ := newTestHandler(t, Options{DecisionLog: logger, DecisionLogSampleRate: 0})
+	for i := 0; i < 50; i++ {
+		do(h0, "POST", base+"/access/v1/evaluation", `{"subject":{"id":"vic.viewer"},"action":{"name":"view"},"resource":{"type":"assets"}}`)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("rate 0 logged: %s", buf.String())
+	}
+	h5, _ := newTestHandler(t, Options{DecisionLog: logger, DecisionLogSampleRate: 0.5})
+	for i := 0; i < 400; i++ {
+		do(h5, "POST", base+"/access/v1/evaluation", `{"subject":{"id":"vic.viewer"},"action":{"name":"view"},"resource":{"type":"assets"}}`)
+	}
+	if n := strings.Count(buf.String(), "\n"); n < 100 || n > 300 {
+		t.Errorf("rate 0.5 logged %d of 400", n)
+	}
+}
