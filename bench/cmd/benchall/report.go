@@ -1,0 +1,275 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func comma(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + comma(-n)
+	}
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	return b.String()
+}
+
+func ns(v float64) string {
+	switch {
+	case v == 0:
+		return "—"
+	case v < 1_000:
+		return fmt.Sprintf("%.0f ns", v)
+	case v < 1_000_000:
+		return fmt.Sprintf("%.1f µs", v/1e3)
+	default:
+		return fmt.Sprintf("%.2f ms", v/1e6)
+	}
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "—"
+	}
+	x := a / b
+	if x >= 10 {
+		return fmt.Sprintf("%.0f×", x)
+	}
+	return fmt.Sprintf("%.1f×", x)
+}
+
+func (r *report) find(name string) inproc {
+	for _, x := range r.inproc {
+		if x.name == name {
+			return x
+		}
+	}
+	return inproc{}
+}
+
+func (r *report) load(rows []loadRow, name string) loadRow {
+	for _, x := range rows {
+		if x.name == name {
+			return x
+		}
+	}
+	return loadRow{}
+}
+
+// table renders a markdown table.
+func table(b *strings.Builder, head []string, rows [][]string) {
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
+	for range head {
+		b.WriteString(" --- |")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	b.WriteString("\n")
+}
+
+func (r *report) summaryRows() [][]string {
+	gs := r.find("Gatehouse Check, scope path")
+	gm := r.find("Gatehouse Check, whole mix")
+	op := r.find("OPA prepared eval")
+	cb := r.find("Casbin Enforce")
+	rows := [][]string{
+		{"in-process check, Gatehouse scope path", ns(gs.nsOp) + fmt.Sprintf(", %.0f allocs", gs.allocsOp), ""},
+		{"in-process check, Gatehouse whole mix", ns(gm.nsOp) + fmt.Sprintf(", %.1f allocs", gm.allocsOp), ""},
+		{"in-process check, OPA prepared eval", ns(op.nsOp) + fmt.Sprintf(", %.0f allocs", op.allocsOp),
+			"Gatehouse " + ratio(op.nsOp, gs.nsOp) + " faster (scope path), " + ratio(op.nsOp, gm.nsOp) + " (whole mix)"},
+		{"in-process check, Casbin Enforce", ns(cb.nsOp) + fmt.Sprintf(", %.0f allocs", cb.allocsOp),
+			"Gatehouse " + ratio(cb.nsOp, gs.nsOp) + " faster (scope path), " + ratio(cb.nsOp, gm.nsOp) + " (whole mix)"},
+	}
+	if len(r.list) == 2 {
+		rows = append(rows, []string{"list filter, Gatehouse Plan vs OPA partial eval", ns(r.list[0].nsOp) + " vs " + ns(r.list[1].nsOp),
+			"Gatehouse " + ratio(r.list[1].nsOp, r.list[0].nsOp) + " faster"})
+	}
+	g := r.load(r.http, "gatehouse")
+	for _, x := range r.http {
+		note := ""
+		if x.name != "gatehouse" {
+			note = "Gatehouse/" + x.name + " = " + ratio(g.res.RPS, x.res.RPS)
+		}
+		rows = append(rows, []string{"HTTP single, 64 conns: " + x.name,
+			fmt.Sprintf("%s checks/s, p50 %s, p99 %s", comma(int64(x.res.RPS)), dur(x.res.P50), dur(x.res.P99)), note})
+	}
+	gb := r.load(r.batch, "gatehouse")
+	for _, x := range r.batch {
+		note := ""
+		if x.name != "gatehouse" {
+			note = "Gatehouse/" + x.name + " = " + ratio(gb.res.ChecksPerS, x.res.ChecksPerS)
+		}
+		rows = append(rows, []string{"HTTP batch of 100, 64 conns: " + x.name,
+			fmt.Sprintf("%s checks/s (%s batches/s), p50 %s, p99 %s", comma(int64(x.res.ChecksPerS)), comma(int64(x.res.RPS)), dur(x.res.P50), dur(x.res.P99)), note})
+	}
+	if len(r.scale) >= 2 {
+		a, z := r.scale[0], r.scale[len(r.scale)-1]
+		rows = append(rows, []string{fmt.Sprintf("scaling %s → %s users", comma(int64(a.users)), comma(int64(z.users))),
+			fmt.Sprintf("check %s → %s, compile %s → %s", ns(a.scopeNs), ns(z.scopeNs), dur(a.compile), dur(z.compile)),
+			fmt.Sprintf("check %s, compile %s for %s× users", ratio(z.scopeNs, a.scopeNs), ratio(float64(z.compile), float64(a.compile)), comma(int64(z.users/a.users)))})
+	}
+	return rows
+}
+
+func (r *report) printSummary() {
+	fmt.Println()
+	mode := "full"
+	if r.quick {
+		mode = "quick (BENCH_QUICK=1)"
+	}
+	fmt.Printf("Gatehouse vs peers — %s run, %s, %s, %s\n", mode, r.machine, r.goVersion, r.elapsed.Round(time.Second))
+	rows := r.summaryRows()
+	w0, w1 := 0, 0
+	for _, x := range rows {
+		w0, w1 = max(w0, len([]rune(x[0]))), max(w1, len([]rune(x[1])))
+	}
+	for _, x := range rows {
+		fmt.Printf("  %-*s  %-*s  %s\n", w0, x[0], w1, x[1], x[2])
+	}
+	for _, s := range r.skipped {
+		fmt.Println("  skipped:", s)
+	}
+	for _, f := range r.failures {
+		fmt.Println("  FAILED:", f)
+	}
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	mode := "full run"
+	if r.quick {
+		mode = "quick run (BENCH_QUICK=1: smaller tenant, short durations — not for comparison)"
+	}
+	fmt.Fprintf(&b, "# Gatehouse and its peers, side by side\n\n")
+	fmt.Fprintf(&b, "Generated by `go run ./cmd/benchall` in `bench/` (%s) on %s UTC; the run took %s.\n",
+		mode, r.started.Format("2006-01-02 15:04"), r.elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "Every figure below comes from this one run on this one machine: compare ratios, not absolute numbers across machines.\n\n")
+	fmt.Fprintf(&b, "- **Machine:** %s. The HTTP load generator runs on the same 2 cores as the server under test, so every HTTP figure is a same-run ratio, not a capacity figure.\n", r.machine)
+	vs := []string{"Go " + r.goVersion}
+	if v := r.versions["opa"]; v != "" {
+		vs = append(vs, "OPA "+v+" (Go module, in-process)")
+	}
+	if v := r.versions["opa server"]; v != "" {
+		vs = append(vs, "OPA server `"+v+"`")
+	}
+	if v := r.versions["casbin"]; v != "" {
+		vs = append(vs, "Casbin "+v)
+	}
+	if v := r.versions["cerbos server"]; v != "" {
+		vs = append(vs, "Cerbos server `"+v+"`")
+	}
+	fmt.Fprintf(&b, "- **Versions:** %s.\n", strings.Join(vs, ", "))
+	fmt.Fprintf(&b, "- **Work:** internal/tenantgen's field-service tenant: %s.\n", r.tenant)
+	fmt.Fprintf(&b, "- **Answers verified before timing** (any mismatch fails the run): %s.\n", strings.Join(r.verified, "; "))
+	for _, s := range r.skipped {
+		fmt.Fprintf(&b, "- **Skipped:** %s.\n", s)
+	}
+	for _, f := range r.failures {
+		fmt.Fprintf(&b, "- **FAILED:** %s.\n", f)
+	}
+	b.WriteString("\n## Summary\n\n")
+	table(&b, []string{"figure", "result", "ratio"}, r.summaryRows())
+
+	b.WriteString("## 1. In-process single check\n\nSame request mix for every system, cycled; `testing.Benchmark`.\n\n")
+	var rows [][]string
+	for _, x := range r.inproc {
+		rows = append(rows, []string{x.name, ns(x.nsOp), fmt.Sprintf("%.1f", x.allocsOp), comma(x.bytesOp), x.note})
+	}
+	table(&b, []string{"system", "time/op", "allocs/op", "B/op", "note"}, rows)
+
+	b.WriteString("## 2. HTTP single evaluation, 64 connections\n\n")
+	fmt.Fprintf(&b, "Closed loop, 64 keep-alive connections, the same in-tree Go client (bench/load.go) for every server, loopback only; %v warm-up excluded, then %v measured. Bodies are the request mix, pre-encoded in each server's own format (AuthZEN for Gatehouse and the bare handler, `{\"input\":...}` for OPA, CheckResources for Cerbos).\n\n", r.warmup, r.duration)
+	rows = nil
+	g := r.load(r.http, "gatehouse")
+	for _, x := range r.http {
+		rows = append(rows, []string{x.name, comma(int64(x.res.RPS)), dur(x.res.P50), dur(x.res.P99), dur(x.res.Max), comma(x.res.Errors), ratio(g.res.RPS, x.res.RPS), x.note})
+	}
+	table(&b, []string{"server", "checks/s", "p50", "p99", "max", "errors", "Gatehouse ÷ this", "note"}, rows)
+
+	b.WriteString("## 3. Batch of 100 checks over HTTP, 64 connections\n\n")
+	b.WriteString("Gatehouse: AuthZEN `POST /access/v1/evaluations` with 100 evaluations. OPA has no batch endpoint; its equivalent is a rule over a list (`decisions := [allowed(r) | some r in input.evaluations]`) queried with `POST /v1/data/gatehouse/decisions`. Cerbos's CheckResources batches resources for one principal only, so it is not comparable on a mixed-subject batch and is left out.\n\n")
+	rows = nil
+	gb := r.load(r.batch, "gatehouse")
+	for _, x := range r.batch {
+		rows = append(rows, []string{x.name, comma(int64(x.res.ChecksPerS)), comma(int64(x.res.RPS)), dur(x.res.P50), dur(x.res.P99), comma(x.res.Errors), ratio(gb.res.ChecksPerS, x.res.ChecksPerS)})
+	}
+	table(&b, []string{"server", "checks/s", "batches/s", "p50 (batch)", "p99 (batch)", "errors", "Gatehouse ÷ this"}, rows)
+
+	b.WriteString("## 4. Compile / load time and memory\n\n")
+	b.WriteString("In-process: live heap after GC, before vs after loading. Servers: time from start until the health endpoint answers, resident set size after the load.\n\n")
+	rows = nil
+	for _, x := range r.mem {
+		rows = append(rows, []string{x.name, dur(x.load), mib(x.mem) + " " + x.memKind, x.note})
+	}
+	table(&b, []string{"system", "compile / load", "memory", "note"}, rows)
+
+	b.WriteString("## 5. List filtering: \"which work orders may this user view\"\n\n")
+	fmt.Fprintf(&b, "Gatehouse `Snapshot.Plan(subject, \"view\", \"workorders\")` returns a filter AST (renderable as SQL); OPA `rego.Partial` with the record's properties unknown returns residual queries. %s.\n\n", r.listNote)
+	rows = nil
+	for _, x := range r.list {
+		rows = append(rows, []string{x.name, ns(x.nsOp), fmt.Sprintf("%.0f", x.allocsOp), comma(x.bytesOp), x.note})
+	}
+	if len(r.list) == 2 {
+		rows = append(rows, []string{"ratio", "Gatehouse " + ratio(r.list[1].nsOp, r.list[0].nsOp) + " faster", "", "", ""})
+	}
+	table(&b, []string{"system", "time/op", "allocs/op", "B/op", "note"}, rows)
+
+	b.WriteString("## 6. Scaling with the number of users\n\n")
+	b.WriteString("Same 200 roles and 2,000 groups, more users. Generation is tenantgen (not Gatehouse); compile is `snapshot.Compile` from v1alpha1 objects; check is `Check` on decoded requests of that tenant's own mix.\n\n")
+	rows = nil
+	for _, x := range r.scale {
+		rows = append(rows, []string{comma(int64(x.users)), dur(x.gen), dur(x.compile), mib(x.heap), ns(x.scopeNs), fmt.Sprintf("%.0f", x.scopeAllocs), ns(x.mixNs)})
+	}
+	table(&b, []string{"users", "generate", "compile", "snapshot heap", "check (scope path)", "allocs", "check (whole mix)"}, rows)
+
+	b.WriteString(methodology)
+	return b.String()
+}
+
+const methodology = `## How each system expresses the policy
+
+- **Gatehouse**: the tenant's v1alpha1 objects compiled by ` + "`snapshot.Compile`" + `; in-process figures call ` + "`Snapshot.Check`" + ` on decoded requests; HTTP figures go through ` + "`internal/authz`" + ` (AuthZEN evaluation, which also computes the field access of allowed requests) on a loopback listener, no authentication.
+- **OPA** (bench/opa.go): one Rego v1 policy; data holds users with their effective groups (memberGroups applied), groups with roles, attributes and restrictions, and roles with extends flattened and grants indexed by module and action. The precomputed closures and the index favour OPA: a check walks only the grants of the asked module and action. In-process: ` + "`rego.PreparedEvalQuery`" + ` with the input as a Go map; server: the same files given to ` + "`opa run --server`" + `.
+- **Casbin** (bench/casbin.go): RBAC with conditions. ` + "`g`" + ` rows link users to groups, groups to parent groups and roles, roles to extended roles (Casbin's role manager resolves the chains); ` + "`p`" + ` rows grant a role one module × action in a scope below an amount; group restrictions are deny rows. Scopes (own, assigned, unit, ...) and the amount condition are matcher functions; the subject's group attributes come from an application-side map looked up per call. Casbin evaluates the matcher on every policy row, which is what makes it slow here.
+- **Cerbos** (bench/cerbos.go): one resource policy per module in Cerbos YAML, one rule per role permission with scope and amount in Cerbos CEL, a deny rule for group restrictions. Cerbos is stateless about users, so each request carries the principal's effective roles and group attributes (computed once by the benchmark, as an application would) — this also favours Cerbos.
+- **Bare handler**: ` + "`net/http`" + ` + ` + "`encoding/json`" + ` decoding the AuthZEN body and answering ` + "`{\"decision\":true}`" + ` without any policy: the ceiling of the HTTP stack on this machine.
+
+Before any timing, every peer answers the whole request mix and must agree with Gatehouse's ` + "`Check`" + ` on every request (in-process, over HTTP, and in batches); Gatehouse itself agrees with tenantgen's naive reference evaluator. A disagreement is a bug in the benchmark and fails the run.
+
+## Caveats
+
+- The machine has 2 cores, shared by the server, the load generator (64 goroutines, Go's HTTP client) and, for in-process figures, nothing else from this run — but other work on the machine can add noise. Ratios within one run are the figures to read.
+- OPA's and Cerbos's servers run as separate processes with their own logging and metrics defaults (log level error, telemetry off); Gatehouse and the bare handler run inside the benchmark process.
+- Gatehouse's HTTP figures include field-access computation for allowed requests, which the peers do not do.
+
+## How to reproduce
+
+` + "```" + `
+hack/bench/build-peers.sh            # once: builds bin/peers/opa (v1.22.2) and bin/peers/cerbos (v0.55.0) from the Go module proxy
+cd bench && go run ./cmd/benchall    # full run, writes docs/benchmarks-peers.md
+cd bench && BENCH_QUICK=1 go run ./cmd/benchall   # CI smoke: 10k users, short durations, writes nothing
+cd bench && go test -run '^$' -bench . -benchtime 1s   # the in-process figures as Go benchmarks (BENCH_USERS, default 100000)
+` + "```" + `
+`
