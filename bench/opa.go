@@ -20,102 +20,16 @@ import (
 // precomputed closures favour OPA: a check walks only the grants of the
 // asked module and action.
 //
-// allow decides input; decisions decides input.evaluations, a batch of
-// requests of the same shape (OPA has no batch endpoint: a rule over a list
-// is its equivalent of AuthZEN evaluations).
+// allow decides input with rules over input (idiomatic, and what partial
+// evaluation needs for list filtering). OPA has no batch endpoint: its
+// equivalent of AuthZEN evaluations is a rule over a list, decisions, which
+// evaluates allow for each request with `with input as`. Both are verified
+// against Gatehouse on every request.
 const RegoPolicy = `package gatehouse
 
+# ---- single decision over input ----
+
 default allow := false
-
-allow := allowed(input)
-
-decisions := [d | some r in input.evaluations; d := allowed(r)]
-
-default allowed(_) := false
-
-allowed(req) := true if {
-	gs := data.users[req.subject.id].groups
-	not restricted(req, gs)
-	granted(req, gs)
-}
-
-granted(req, gs) if {
-	some g in gs
-	some r in data.groups[g].roles
-	role_grants(req, gs, data.roles[r])
-}
-
-role_grants(_, _, role) if role.full
-
-role_grants(req, gs, role) if {
-	some p in role.grants[req.resource.type][req.action]
-	amount_ok(req, p)
-	scope_ok(req, gs, p.scope)
-}
-
-amount_ok(_, p) if p.max == 0
-
-amount_ok(req, p) if req.resource.amount < p.max
-
-restricted(req, gs) if {
-	some g in gs
-	some rs in data.groups[g].restrictions
-	req.resource.type in rs.modules
-	not scope_ok(req, gs, rs.scope)
-}
-
-is_owner(req) if {
-	req.resource.ownerId != ""
-	req.resource.ownerId == req.subject.id
-}
-
-is_assignee(req) if req.subject.id in req.resource.assigneeIds
-
-scope_ok(_, _, "all")
-
-scope_ok(req, _, "own") if is_owner(req)
-
-scope_ok(req, _, "assigned") if is_assignee(req)
-
-scope_ok(req, _, "ownOrAssigned") if is_owner(req)
-
-scope_ok(req, _, "ownOrAssigned") if is_assignee(req)
-
-scope_ok(req, _, "contact") if req.subject.id in req.resource.projectContacts
-
-scope_ok(req, gs, "unit") if {
-	req.resource.unit != ""
-	some g in gs
-	data.groups[g].unit == req.resource.unit
-}
-
-scope_ok(req, gs, "unitTree") if {
-	some g in gs
-	under(req.resource.unit, data.groups[g].unit)
-}
-
-scope_ok(req, gs, "facility") if {
-	req.resource.facilityId != ""
-	some g in gs
-	req.resource.facilityId in data.groups[g].facilities
-}
-
-scope_ok(req, gs, "company") if {
-	req.resource.companyId != ""
-	some g in gs
-	data.groups[g].company == req.resource.companyId
-}
-
-under(x, u) if x == u
-
-under(x, u) if startswith(x, concat("", [u, "/"]))
-`
-
-// RegoListPolicy is the list-filtering form: the same rules over input with
-// the record's properties left unknown, for partial evaluation ("which
-// work orders may this technician view"). Partial evaluation needs rules
-// over input rather than functions of a request value.
-const RegoListPolicy = `package gatehouse_list
 
 gs := data.users[input.subject.id].groups
 
@@ -185,6 +99,10 @@ scope_ok("company") if {
 	some g in gs
 	input.resource.companyId == data.groups[g].company
 }
+
+# ---- batch: the same rules for each request of a list ----
+
+decisions := [d | some r in input.evaluations; d := allow with input as r]
 `
 
 // OPAData is the tenant as OPA data (see RegoPolicy).
@@ -286,7 +204,7 @@ func NewOPA(ctx context.Context, t *Tenant) (*OPA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opa batch: %w", err)
 	}
-	o.Partial, err = rego.New(rego.Query("data.gatehouse_list.allow == true"), rego.Module("list.rego", RegoListPolicy),
+	o.Partial, err = rego.New(rego.Query("data.gatehouse.allow == true"), rego.Module("gatehouse.rego", RegoPolicy),
 		rego.Store(o.Store), rego.Unknowns([]string{"input.resource.ownerId", "input.resource.assigneeIds",
 			"input.resource.projectContacts", "input.resource.unit", "input.resource.facilityId", "input.resource.companyId",
 			"input.resource.amount"})).PrepareForPartial(ctx)

@@ -209,7 +209,7 @@ func (r *report) markdown() string {
 	table(&b, []string{"server", "checks/s", "p50", "p99", "max", "errors", "Gatehouse ÷ this", "note"}, rows)
 
 	b.WriteString("## 3. Batch of 100 checks over HTTP, 64 connections\n\n")
-	b.WriteString("Gatehouse: AuthZEN `POST /access/v1/evaluations` with 100 evaluations. OPA has no batch endpoint; its equivalent is a rule over a list (`decisions := [allowed(r) | some r in input.evaluations]`) queried with `POST /v1/data/gatehouse/decisions`. Cerbos's CheckResources batches resources for one principal only, so it is not comparable on a mixed-subject batch and is left out.\n\n")
+	b.WriteString("Gatehouse: AuthZEN `POST /access/v1/evaluations` with 100 evaluations. OPA has no batch endpoint; its equivalent is a rule over a list (`decisions := [d | some r in input.evaluations; d := allow with input as r]`) queried with `POST /v1/data/gatehouse/decisions`. Cerbos's CheckResources batches resources for one principal only, so it is not comparable on a mixed-subject batch and is left out.\n\n")
 	rows = nil
 	gb := r.load(r.batch, "gatehouse")
 	for _, x := range r.batch {
