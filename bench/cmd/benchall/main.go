@@ -48,39 +48,40 @@ type loadRow struct {
 }
 
 type memRow struct {
-	name     string
-	load     time.Duration
-	mem      uint64
-	memKind  string
-	note     string
-	skipped  string
+	name    string
+	load    time.Duration
+	mem     uint64
+	memKind string
+	note    string
+	skipped string
 }
 
 type scaleRow struct {
-	users         int
-	gen, compile  time.Duration
-	heap          uint64
+	users          int
+	gen, compile   time.Duration
+	heap           uint64
 	scopeNs, mixNs float64
-	scopeAllocs   float64
+	scopeAllocs    float64
 }
 
 type report struct {
 	cfg
-	started              time.Time
-	elapsed              time.Duration
-	machine, goVersion   string
-	versions             map[string]string
-	tenant               string
-	verified             []string
-	skipped              []string
-	inproc               []inproc
-	list                 []inproc
-	listNote             string
-	mem                  []memRow
-	scale                []scaleRow
-	http                 []loadRow
-	batch                []loadRow
-	failures             []string
+	started            time.Time
+	elapsed            time.Duration
+	machine, goVersion string
+	versions           map[string]string
+	tenant             string
+	verified           []string
+	skipped            []string
+	inproc             []inproc
+	list               []inproc
+	listNote           string
+	mem                []memRow
+	scale              []scaleRow
+	http               []loadRow
+	batch              []loadRow
+	failures           []string
+	loadStart, loadEnd string
 }
 
 func main() {
@@ -118,6 +119,7 @@ func main() {
 
 	r := &report{cfg: c, started: time.Now().UTC(), versions: map[string]string{}}
 	r.machine = machine()
+	r.loadStart = loadavg()
 	r.goVersion = runtime.Version()
 	r.versions = moduleVersions()
 	// The whole run is bounded: every step below has its own bound too.
@@ -127,6 +129,7 @@ func main() {
 		r.failures = append(r.failures, err.Error())
 	}
 	r.elapsed = time.Since(r.started)
+	r.loadEnd = loadavg()
 	r.printSummary()
 	if c.out != "" {
 		if err := os.WriteFile(c.out, []byte(r.markdown()), 0o644); err != nil {
@@ -158,6 +161,16 @@ func repoRoot() string {
 		}
 	}
 	return filepath.Dir(d)
+}
+
+// loadavg is the 1-minute load average: other work on the machine shows
+// up here and in the noise of the figures.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func machine() string {
