@@ -163,6 +163,7 @@ func newRoot(e *env) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&e.output, "output", "o", OutputTable, "output format: table, json or yaml")
 	root.PersistentFlags().BoolVar(&e.noClr, "no-color", false, "never colour the output (also: NO_COLOR=1)")
+	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion(OutputTable, OutputJSON, OutputYAML))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: err, hint: true}
 	})
@@ -186,6 +187,13 @@ func newRoot(e *env) *cobra.Command {
 		newServeCmd(e),
 	)
 	return root
+}
+
+// fixedCompletion completes a flag from a fixed list of values.
+func fixedCompletion(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // isTerminal reports whether w is a terminal; a variable for tests.

@@ -434,3 +434,14 @@ func TestImportSplitNames(t *testing.T) {
 		t.Errorf("exit %d %s\n%s", code, stderr, data)
 	}
 }
+
+func TestFlagValueCompletion(t *testing.T) {
+	stdout, _, code := run(t, "", "__complete", "matrix", "--format", "")
+	if code != 0 || !strings.Contains(stdout, "markdown\n") {
+		t.Errorf("matrix --format completion: %d %q", code, stdout)
+	}
+	stdout, _, _ = run(t, "", "__complete", "compile", "-o", "")
+	if !strings.Contains(stdout, "json\n") {
+		t.Errorf("--output completion: %q", stdout)
+	}
+}

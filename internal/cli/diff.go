@@ -84,6 +84,7 @@ With --format markdown the output suits a pull-request comment.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "markdown"))
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant of objects without a namespace (default: a kustomization's namespace, else \"default\")")
 	cluster.addFlags(cmd)
 	return cmd

@@ -79,6 +79,7 @@ restrictions are not part of a role, so they do not show here.`,
 	}
 	src.addFlags(cmd, "tenant to tabulate (default: the only tenant of the manifests)")
 	cmd.Flags().StringVar(&format, "format", "text", "table format: text, csv or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("text", "csv", "markdown"))
 	return cmd
 }
 

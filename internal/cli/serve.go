@@ -147,6 +147,7 @@ func newServeCmd(e *env) *cobra.Command {
 	src.addFlags(cmd, "tenant of objects without a namespace (default: a kustomization's namespace, else \"default\")")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "listen address")
 	cmd.Flags().StringVar(&authn, "authn", AuthnToken, "caller authentication: token or none")
+	_ = cmd.RegisterFlagCompletionFunc("authn", fixedCompletion(AuthnToken, AuthnNone))
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token callers must send (--authn=token)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reload when a manifest file changes")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often --watch looks for changes")
