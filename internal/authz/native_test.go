@@ -229,8 +229,8 @@ func TestSubjectAccessReview(t *testing.T) {
 		{"tom.tech", "update", "assets", tenant, nil, false, true}, // unitTree: record has no unit
 		{"bea.billing", "create", "invoices", tenant, nil, true, false},
 		{"someone", "get", "workorders", tenant, []string{"acme-auditors"}, true, false},
-		{"stranger", "get", "assets", tenant, nil, false, false},   // unknown subject: no opinion
-		{"vic.viewer", "get", "pods", tenant, nil, false, false},   // unmanaged module: no opinion
+		{"stranger", "get", "assets", tenant, nil, false, false}, // unknown subject: no opinion
+		{"vic.viewer", "get", "pods", tenant, nil, false, false}, // unmanaged module: no opinion
 		{"vic.viewer", "get", "assets", "elsewhere", nil, false, false},
 		{"vic.viewer", "get", "", "-", nil, false, false},
 	}
