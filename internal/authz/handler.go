@@ -18,16 +18,22 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxBodyBytes     = 1 << 20
-	DefaultMaxBatch         = 1000
-	DefaultMinRevisionWait  = 2 * time.Second
-	DefaultMaxDepth         = 32
-	DefaultPageLimit        = 100
-	DefaultMaxPageLimit     = 1000
-	DefaultMaxCandidates    = 1000
-	RevisionHeader          = "Gatehouse-Revision"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxBatch        = 1000
+	DefaultMinRevisionWait = 2 * time.Second
+	DefaultMaxDepth        = 32
+	DefaultPageLimit       = 100
+	DefaultMaxPageLimit    = 1000
+	DefaultMaxCandidates   = 1000
+)
+
+// RevisionHeader is the response header carrying the revision of the
+// snapshot that answered (empty when the tenant has none).
+const RevisionHeader = "Gatehouse-Revision"
+
+const (
 	requestIDHeader         = "X-Request-Id" // canonical form of X-Request-ID
-	maxPooledBuffer         = 64 << 10
+	maxPooledBuffer         = 64 << 10       // larger buffers are not kept in the pool
 	wellKnownAuthZEN        = ".well-known/authzen-configuration"
 	tenantsPrefix           = "/tenants/"
 	subjectAccessReviewPath = "/subjectaccessreview"

@@ -37,6 +37,8 @@ type ServerOptions struct {
 	// without it, NewServer refuses to start with no certificate.
 	AllowPlainHTTP bool
 
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// each phase of a connection (defaults 5 s, 10 s, 10 s, 120 s).
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown in Start (default 10 s).
 	ShutdownTimeout time.Duration
