@@ -37,7 +37,7 @@ var _ = Describe("the samples", Ordered, func() {
 
 	It("round-trip typed, including string and list attributes", func() {
 		var crew v1.UserGroup
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: "calgary-crew"}, &crew)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: "calgary-branch"}, &crew)).To(Succeed())
 		Expect(crew.Spec.Attributes["unit"].Values).To(Equal([]string{"/ca/ab/calgary"}))
 		Expect(crew.Spec.Attributes["unit"].List).To(BeFalse())
 		Expect(crew.Spec.Attributes["facilities"].Values).To(Equal([]string{"yyc-yard", "yyc-depot"}))

@@ -208,9 +208,9 @@ func TestWhoCanAndPlan(t *testing.T) {
 	for _, g := range who.Subjects {
 		got = append(got, g.Subject)
 	}
-	// Technicians (apprentices through memberGroups), the supervisor and full
-	// access; not the auditor, billing or the supplier.
-	if want := "alex.apprentice dana.director sam.supervisor tina.tech tom.tech"; strings.Join(got, " ") != want {
+	// Technicians, the supervisor and full access; not the apprentice (own or
+	// assigned only), the auditor, billing or the supplier.
+	if want := "dana.director sam.supervisor tina.tech tom.tech"; strings.Join(got, " ") != want {
 		t.Errorf("who-can edit = %v, want %s", got, want)
 	}
 

@@ -29,7 +29,7 @@ func TestReadSamples(t *testing.T) {
 		t.Fatalf("tenants = %v, want [acme-field-services] from kustomization.yaml", got)
 	}
 	objs := set.SnapshotObjects("acme-field-services")
-	if len(objs.Roles) != 9 || len(objs.Groups) != 8 || len(objs.FieldPolicies) != 1 || len(objs.ApprovalChains) != 1 {
+	if len(objs.Roles) != 9 || len(objs.Groups) != 9 || len(objs.FieldPolicies) != 1 || len(objs.ApprovalChains) != 1 {
 		t.Fatalf("counts: %d roles, %d groups, %d field policies, %d chains", len(objs.Roles), len(objs.Groups), len(objs.FieldPolicies), len(objs.ApprovalChains))
 	}
 	tech := set.Find("acme-field-services", "Role", "technician")
