@@ -136,9 +136,11 @@ func BenchmarkCheckScope(b *testing.B) {
 			reqs := packRequests(scopeRequests(t))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				t.snap.Check(&reqs[i%len(reqs)])
 			}
+			cpu.report(b)
 		})
 	}
 }
@@ -154,9 +156,11 @@ func BenchmarkCheckScopeScattered(b *testing.B) {
 			reqs := scopeRequests(t)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := startCPU()
 			for i := 0; i < b.N; i++ {
 				t.snap.Check(&reqs[i%len(reqs)])
 			}
+			cpu.report(b)
 		})
 	}
 }
@@ -168,19 +172,23 @@ func BenchmarkCheckScopeHot(b *testing.B) {
 	reqs := scopeRequests(t)[:64]
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		t.snap.Check(&reqs[i%len(reqs)])
 	}
+	cpu.report(b)
 }
 
 func BenchmarkCheckNaive(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		r := &t.reqs[i%len(t.reqs)]
 		t.model.Allowed(r.Subject, r.Action, r.Record)
 	}
+	cpu.report(b)
 }
 
 // celRequests are requests whose decision evaluates a CEL condition.
@@ -223,9 +231,11 @@ func BenchmarkCheckExternalGroups(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		t.snap.Check(&reqs[i%len(reqs)])
 	}
+	cpu.report(b)
 }
 
 func BenchmarkFields(b *testing.B) {
@@ -239,9 +249,11 @@ func BenchmarkFields(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		t.snap.Fields(&reqs[i%len(reqs)])
 	}
+	cpu.report(b)
 }
 
 func BenchmarkPlan(b *testing.B) {
