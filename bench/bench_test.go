@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The in-process figures as Go benchmarks:
@@ -111,5 +112,28 @@ func TestLoopbackOnly(t *testing.T) {
 		if Loopback(u) == nil {
 			t.Errorf("%s accepted", u)
 		}
+	}
+}
+
+func TestLoadAgainstBare(t *testing.T) {
+	s, err := StartBare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	tn, err := NewTenant(1_000, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := Verify(context.Background(), s, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Load(context.Background(), LoadConfig{URL: s.Check, Bodies: bodies, Conns: 4, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors > 0 {
+		t.Fatalf("%+v", res)
 	}
 }

@@ -172,13 +172,13 @@ func (r *report) markdown() string {
 		vs = append(vs, "OPA "+v+" (Go module, in-process)")
 	}
 	if v := r.versions["opa server"]; v != "" {
-		vs = append(vs, "OPA server `"+v+"`")
+		vs = append(vs, "OPA server "+v)
 	}
 	if v := r.versions["casbin"]; v != "" {
 		vs = append(vs, "Casbin "+v)
 	}
 	if v := r.versions["cerbos server"]; v != "" {
-		vs = append(vs, "Cerbos server `"+v+"`")
+		vs = append(vs, "Cerbos server "+v)
 	}
 	fmt.Fprintf(&b, "- **Versions:** %s.\n", strings.Join(vs, ", "))
 	fmt.Fprintf(&b, "- **Work:** internal/tenantgen's field-service tenant: %s.\n", r.tenant)
@@ -192,7 +192,7 @@ func (r *report) markdown() string {
 	b.WriteString("\n## Summary\n\n")
 	table(&b, []string{"figure", "result", "ratio"}, r.summaryRows())
 
-	b.WriteString("## 1. In-process single check\n\nSame request mix for every system, cycled; `testing.Benchmark`.\n\n")
+	fmt.Fprintf(&b, "## 1. In-process single check\n\nSame request mix for every system, cycled; `testing.Benchmark`, median of %d runs (also for sections 5 and 6).\n\n", r.rounds)
 	var rows [][]string
 	for _, x := range r.inproc {
 		rows = append(rows, []string{x.name, ns(x.nsOp), fmt.Sprintf("%.1f", x.allocsOp), comma(x.bytesOp), x.note})
@@ -200,7 +200,7 @@ func (r *report) markdown() string {
 	table(&b, []string{"system", "time/op", "allocs/op", "B/op", "note"}, rows)
 
 	b.WriteString("## 2. HTTP single evaluation, 64 connections\n\n")
-	fmt.Fprintf(&b, "Closed loop, 64 keep-alive connections, the same in-tree Go client (bench/load.go) for every server, loopback only; %v warm-up excluded, then %v measured. Bodies are the request mix, pre-encoded in each server's own format (AuthZEN for Gatehouse and the bare handler, `{\"input\":...}` for OPA, CheckResources for Cerbos).\n\n", r.warmup, r.duration)
+	fmt.Fprintf(&b, "Closed loop, 64 keep-alive connections, the same in-tree Go load generator (bench/load.go: one goroutine per connection writing pre-rendered HTTP/1.1 requests and reading the answers; lighter than net/http's client, which shares the 2 cores with the server) for every server, loopback only; %v warm-up excluded, then %v measured. Bodies are the request mix, pre-encoded in each server's own format (AuthZEN for Gatehouse and the bare handler, `{\"input\":...}` for OPA, CheckResources for Cerbos).\n\n", r.warmup, r.duration)
 	rows = nil
 	g := r.load(r.http, "gatehouse")
 	for _, x := range r.http {
