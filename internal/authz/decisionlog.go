@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
@@ -40,13 +41,15 @@ func (d *decisionLog) decision(r *http.Request, tenant string, c *Caller, q *sna
 	if !d.sampled() {
 		return
 	}
+	// Request strings alias the pooled request buffer (see view); copy
+	// them, since a slog handler may keep records after this returns.
 	attrs := []slog.Attr{
 		slog.String("tenant", tenant),
 		slog.String("caller", c.Name),
-		slog.String("subject", q.Subject.ID),
-		slog.String("action", q.Action),
-		slog.String("resourceType", q.Resource.Type),
-		slog.String("resourceId", q.Resource.ID),
+		slog.String("subject", strings.Clone(q.Subject.ID)),
+		slog.String("action", strings.Clone(q.Action)),
+		slog.String("resourceType", strings.Clone(q.Resource.Type)),
+		slog.String("resourceId", strings.Clone(q.Resource.ID)),
 		slog.Bool("decision", dec.Allowed),
 		slog.String("reason", dec.Reason),
 		slog.String("revision", rev),
