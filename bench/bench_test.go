@@ -63,6 +63,7 @@ func BenchmarkGatehouseCheckMix(b *testing.B) { setup(b); BenchGatehouseCheck(bt
 func BenchmarkNaiveWalk(b *testing.B)         { setup(b); BenchNaive(bt)(b) }
 func BenchmarkOPAEval(b *testing.B)           { setup(b); BenchOPA(bo, bt)(b) }
 func BenchmarkCasbinEnforce(b *testing.B)     { setup(b); BenchCasbin(bc, bt)(b) }
+func BenchmarkOPAEvalParsed(b *testing.B)     { setup(b); BenchOPAParsed(bo, bt)(b) }
 
 func BenchmarkGatehousePlan(b *testing.B) { setup(b); BenchPlan(bt, ListSubjects(bt, 200))(b) }
 func BenchmarkOPAPartial(b *testing.B)    { setup(b); BenchPartial(bo, ListSubjects(bt, 200))(b) }

@@ -299,6 +299,7 @@ func (r *report) run(ctx context.Context) error {
 		bench1("Gatehouse Check, whole mix", bench.BenchGatehouseCheck(t), "includes CEL amount conditions"),
 		bench1("naive walk (tenantgen.Allowed)", bench.BenchNaive(t), "reference evaluator, maps and slices"),
 		bench1("OPA prepared eval", bench.BenchOPA(o, t), "rego.PreparedEvalQuery, input as map"),
+		bench1("OPA prepared eval, pre-parsed input", bench.BenchOPAParsed(o, t), "input converted to ast.Value beforehand (OPA's best case)"),
 		bench1("Casbin Enforce", bench.BenchCasbin(cb, t), "RBAC with conditions, matcher functions"),
 	)
 
