@@ -867,6 +867,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 
 	fieldCache := map[string]*fieldResult{}
 	s.profiles = make([]profile, len(profiles))
+	adviseHugePages(s.profiles)
 	var nBits, nGrants, nRestrict int
 	for _, p := range profiles {
 		s.fillProfile(p, fieldCache)
@@ -875,6 +876,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	// Move every profile's block into shared arrays, rebasing header
 	// offsets, so the hot path needs only the profile's block offset.
 	s.bits = make([]uint64, 0, nBits)
+	adviseHugePages(s.bits)
 	s.grants = make([]rowGrant, 0, nGrants)
 	s.restrict = make([]uint16, 0, nRestrict)
 	s.pHot = make([]uint64, len(profiles))

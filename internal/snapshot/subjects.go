@@ -30,7 +30,9 @@ func newSubjectTable(n int) *subjectTable {
 	for size < 2*n {
 		size *= 2
 	}
-	return &subjectTable{seed: maphash.MakeSeed(), mask: uint64(size - 1), slots: make([]subjectSlot, size)}
+	t := &subjectTable{seed: maphash.MakeSeed(), mask: uint64(size - 1), slots: make([]subjectSlot, size)}
+	adviseHugePages(t.slots)
+	return t
 }
 
 func (t *subjectTable) hash(id string) uint64 { return maphash.String(t.seed, id) | 1 }
