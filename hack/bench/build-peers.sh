@@ -4,9 +4,10 @@
 # the wrapper module hack/bench/cerbos, which repeats the replace directive
 # of Cerbos's go.mod). A peer already present is skipped; FORCE=1 rebuilds.
 # Nothing else is downloaded: both come from the Go module proxy.
+# PEERS_DIR overrides the output directory.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-out="$root/bin/peers"
+out="${PEERS_DIR:-$root/bin/peers}"
 mkdir -p "$out"
 OPA_VERSION="${OPA_VERSION:-v1.22.2}"
 CERBOS_VERSION="v0.55.0" # pinned in hack/bench/cerbos/go.mod
