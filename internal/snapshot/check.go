@@ -249,7 +249,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 				break
 			}
 			tree := sc == scUnitTree
-			if a := p.attr; a.hasUnit {
+			if a := &p.attr; a.hasUnit {
 				for _, u := range a.units {
 					if unitMatch(u, ru, tree) {
 						ok = true
@@ -263,7 +263,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			if res.FacilityID == "" {
 				break
 			}
-			if a := p.attr; a.hasFacilities {
+			if a := &p.attr; a.hasFacilities {
 				ok = slices.Contains(a.facilities, res.FacilityID)
 			} else {
 				ok = slices.Contains(sub.Facilities, res.FacilityID)
@@ -273,7 +273,7 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			if c == "" {
 				break
 			}
-			a := p.attr
+			a := &p.attr
 			if a.hasCompany {
 				ok = slices.Contains(a.company, c)
 			} else {

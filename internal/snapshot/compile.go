@@ -156,13 +156,15 @@ type roleSrc struct{ role, group, k int32 }
 // Compile the blocks, grants and restrictions of all profiles live in three
 // shared arrays.
 type profile struct {
+	// attr comes first: scope checks read it right after the block.
+	attr attrs
+
 	hasRoles bool
 	full     bool
 	bits     []uint64   // [resource]{[scope][word], h0, h1}
 	grants   []rowGrant // indexed by header offsets
 	restrict []uint16   // restriction masks, indexed by header offsets
 
-	attr    *attrs
 	groups  []int32
 	srcs    []roleSrc // every (group, assigned role), sorted by role then group
 	held    []int32   // roles held, extends included, sorted
@@ -1002,7 +1004,7 @@ func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
 		}
 	}
 	s.buildRows(p, rs)
-	p.attr = s.buildAttrs(p.groups)
+	p.attr = *s.buildAttrs(p.groups)
 	p.fields = s.buildFields(p, fieldCache)
 }
 

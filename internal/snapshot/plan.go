@@ -188,7 +188,7 @@ func (s *Snapshot) scopeFilter(mask uint16, p *profile, sub *Subject) *Filter {
 	if mask&maskAll != 0 {
 		return fTrue
 	}
-	a := p.attr
+	a := &p.attr
 	var terms []*Filter
 	id := sub.ID
 	for sc := scOwn; sc < nScopes; sc++ {
