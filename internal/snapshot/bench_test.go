@@ -212,9 +212,11 @@ func BenchmarkCheckCEL(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		t.snap.Check(&reqs[i%len(reqs)])
 	}
+	cpu.report(b)
 }
 
 func BenchmarkCheckExternalGroups(b *testing.B) {
@@ -261,10 +263,12 @@ func BenchmarkPlan(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		r := &t.reqs[i%len(t.reqs)]
 		t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
 	}
+	cpu.report(b)
 }
 
 func BenchmarkPlanSQL(b *testing.B) {
@@ -273,31 +277,37 @@ func BenchmarkPlanSQL(b *testing.B) {
 		"companyId": "company_id", "projectContacts": "contacts", "amount": "amount", "id": "id"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		r := &t.reqs[i%len(t.reqs)]
 		p := t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
 		_, _, _ = p.SQL(cols)
 	}
+	cpu.report(b)
 }
 
 func BenchmarkWhoCan(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		r := toRequest(t.reqs[i%len(t.reqs)])
 		t.snap.WhoCan(r.Action, r.Resource)
 	}
+	cpu.report(b)
 }
 
 func BenchmarkActions(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
 	for i := 0; i < b.N; i++ {
 		r := toRequest(t.reqs[i%len(t.reqs)])
 		t.snap.Actions(r.Subject, r.Resource)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkCompile1M needs GATEHOUSE_BENCH_1M=1: generating a million

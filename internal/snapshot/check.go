@@ -310,6 +310,27 @@ func unitMatch(subjectUnit, recordUnit string, tree bool) bool {
 // activationFor builds the CEL variables for one evaluation. Snapshot
 // attributes win over request properties of the same name.
 func (s *Snapshot) activationFor(p *profile, id, typ string, sub *Subject, action string, res *Resource, ctx map[string]any) *activation {
+	subject := map[string]any{"id": id, "type": typ, "groups": p.groupNames, "roles": p.roleNames}
+	if len(sub.Properties) == 0 && sub.Unit == "" && sub.Company == "" && sub.Companies == nil && sub.Facilities == nil && sub.Groups == nil {
+		// Nothing to merge: share the profile's attributes (CEL only reads).
+		subject["properties"] = p.attr.props
+	} else {
+		subject["properties"] = mergedProps(p, sub)
+	}
+	if ctx == nil {
+		ctx = map[string]any{}
+	}
+	return &activation{
+		subject:  subject,
+		resource: resourceMap(res),
+		action:   map[string]any{"name": action},
+		context:  ctx,
+	}
+}
+
+// mergedProps is the subject's properties: request properties, overridden
+// by the snapshot's attributes.
+func mergedProps(p *profile, sub *Subject) map[string]any {
 	props := make(map[string]any, len(sub.Properties)+len(p.attr.props)+5)
 	for k, v := range sub.Properties {
 		props[k] = v
@@ -332,16 +353,7 @@ func (s *Snapshot) activationFor(p *profile, id, typ string, sub *Subject, actio
 	for k, v := range p.attr.props {
 		props[k] = v
 	}
-	subject := map[string]any{"id": id, "type": typ, "properties": props, "groups": p.groupNames, "roles": p.roleNames}
-	if ctx == nil {
-		ctx = map[string]any{}
-	}
-	return &activation{
-		subject:  subject,
-		resource: resourceMap(res),
-		action:   map[string]any{"name": action},
-		context:  ctx,
-	}
+	return props
 }
 
 // resourceMap is the CEL view of a record: standard properties are folded
