@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authz"
+	"github.com/gatehouse-dev/gatehouse/internal/authz/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/webhook"
+)
+
+// servingOptions are the flags of what the manager serves: the validating
+// webhook and the authorization endpoint.
+type servingOptions struct {
+	webhook      webhook.Options
+	authzAddr    string
+	authzCert    string
+	authzKey     string
+	authzPlain   bool
+	authnNone    bool
+	defaultTen   string
+	sampleRate   float64
+	maxBatch     int
+	minRevWait   time.Duration
+	certRotation bool
+}
+
+func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.certRotation, "cert-rotation", false, "Generate, rotate and inject the webhook's certificates (self-signed CA in a Secret) instead of using cert-manager's.")
+	fs.StringVar(&o.webhook.SecretName, "cert-secret", "gatehouse-webhook-server-cert", "Secret of the built-in certificate rotation.")
+	fs.StringVar(&o.webhook.SecretNamespace, "cert-secret-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the rotation Secret (default: the pod's namespace).")
+	fs.StringVar(&o.webhook.ServiceDNSName, "webhook-service-dns", "gatehouse-webhook-service.gatehouse-system.svc", "DNS name of the webhook Service the rotated certificate is for.")
+	fs.StringVar(&o.webhook.WebhookConfigName, "webhook-config-name", "gatehouse-validating-webhook-configuration", "ValidatingWebhookConfiguration the rotated CA is injected into.")
+	fs.StringVar(&o.authzAddr, "authz-bind-address", ":8443", "Address of the authorization endpoint (AuthZEN, native API, SubjectAccessReview); 0 disables it.")
+	fs.StringVar(&o.authzCert, "authz-cert-file", "", "TLS certificate of the authorization endpoint (default: the webhook's tls.crt); re-read on change.")
+	fs.StringVar(&o.authzKey, "authz-key-file", "", "TLS key of the authorization endpoint (default: the webhook's tls.key).")
+	fs.BoolVar(&o.authzPlain, "authz-insecure-plain-http", false, "Serve the authorization endpoint without TLS. Development only.")
+	fs.BoolVar(&o.authnNone, "authz-insecure-no-authn", false, "Answer every caller without TokenReview/SubjectAccessReview checks. Development only.")
+	fs.StringVar(&o.defaultTen, "default-tenant", "", "Tenant also served at the root (/access/v1/...), for single-tenant apps.")
+	fs.Float64Var(&o.sampleRate, "decision-log-sample-rate", 0.01, "Fraction of decisions written to the decision log (0 to 1).")
+	fs.IntVar(&o.maxBatch, "max-batch", 1000, "Most evaluations in one batch request.")
+	fs.DurationVar(&o.minRevWait, "min-revision-wait", 2*time.Second, "How long a request with context.minRevision waits for that revision before 503.")
+}
+
+// setupServing adds the webhook server (when a certificate directory is set)
+// and the authorization endpoint to mgr, both reading snapshots from st.
+func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error {
+	log := mgr.GetLogger().WithName("setup")
+	if o.webhook.CertDir != "" {
+		o.webhook.CertRotation = o.certRotation
+		if o.certRotation && o.webhook.SecretNamespace == "" {
+			return errors.New("--cert-rotation needs --cert-secret-namespace (or POD_NAMESPACE)")
+		}
+		server, err := webhook.Setup(mgr, st, o.webhook)
+		if err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
+			return err
+		}
+	} else {
+		log.Info("no --webhook-cert-dir: the validating webhook is not served")
+	}
+
+	if o.authzAddr == "0" || o.authzAddr == "" {
+		return nil
+	}
+	var authn authz.Authenticator = authz.None{}
+	var tenants authz.TenantAuthorizer = authz.None{}
+	if o.authnNone {
+		log.Info("WARNING: the authorization endpoint answers unauthenticated callers (--authz-insecure-no-authn)")
+	} else {
+		clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		authn, tenants = kubeauth.New(clientset, kubeauth.Options{})
+	}
+	handler, err := authz.New(st, authz.Options{
+		Authenticator: authn, TenantAuthorizer: tenants, DefaultTenant: o.defaultTen,
+		MaxBatch: o.maxBatch, MinRevisionWait: o.minRevWait,
+		DecisionLog: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions"), DecisionLogSampleRate: o.sampleRate,
+	})
+	if err != nil {
+		return err
+	}
+	cert, key := o.authzCert, o.authzKey
+	if cert == "" && o.webhook.CertDir != "" {
+		cert, key = o.webhook.CertDir+"/tls.crt", o.webhook.CertDir+"/tls.key"
+	}
+	serverOpts := authz.ServerOptions{Addr: o.authzAddr, CertFile: cert, KeyFile: key, AllowPlainHTTP: o.authzPlain}
+	if cert == "" && !o.authzPlain {
+		return errors.New("the authorization endpoint needs --authz-cert-file/--authz-key-file or --webhook-cert-dir (or --authz-insecure-plain-http for development)")
+	}
+	return mgr.Add(&certWaitingServer{handler: handler, opts: serverOpts})
+}
+
+// certWaitingServer starts the authorization endpoint once its certificate
+// files exist: with built-in rotation they are written after start-up.
+type certWaitingServer struct {
+	handler *authz.Handler
+	opts    authz.ServerOptions
+}
+
+// Start waits for the certificate, then serves until ctx ends.
+func (s *certWaitingServer) Start(ctx context.Context) error {
+	for s.opts.CertFile != "" {
+		if _, err := os.Stat(s.opts.CertFile); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	server, err := authz.NewServer(s.handler, s.opts)
+	if err != nil {
+		return err
+	}
+	return server.Start(ctx)
+}
+
+// NeedLeaderElection is false: every replica answers authorization requests.
+func (s *certWaitingServer) NeedLeaderElection() bool { return false }
