@@ -27,12 +27,13 @@ type ReadinessTracker struct {
 	expected  map[string]bool
 	observed  map[string]bool
 	satisfied bool
+	done      chan struct{} // closed once satisfied
 }
 
 // NewReadinessTracker returns a tracker that is not ready until Expect has
 // been called and every expected tenant observed.
 func NewReadinessTracker() *ReadinessTracker {
-	return &ReadinessTracker{expected: map[string]bool{}, observed: map[string]bool{}}
+	return &ReadinessTracker{expected: map[string]bool{}, observed: map[string]bool{}, done: make(chan struct{})}
 }
 
 // Expect adds tenants that must be observed before the tracker is ready, and
@@ -70,8 +71,12 @@ func (t *ReadinessTracker) check() {
 	if t.listed && len(t.expected) == 0 {
 		t.satisfied = true
 		t.expected, t.observed = nil, nil
+		close(t.done)
 	}
 }
+
+// Done returns a channel closed once the tracker is ready.
+func (t *ReadinessTracker) Done() <-chan struct{} { return t.done }
 
 // Ready reports whether every tenant present at start has been observed.
 func (t *ReadinessTracker) Ready() bool {

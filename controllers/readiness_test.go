@@ -34,10 +34,20 @@ func TestReadinessWaitsForEveryExpectedTenant(t *testing.T) {
 	if err := tr.Check(nil); err == nil || !strings.Contains(err.Error(), "2 tenants not compiled yet: a, c") {
 		t.Fatalf("Check: %v", err)
 	}
+	select {
+	case <-tr.Done():
+		t.Fatal("Done closed with tenants pending")
+	default:
+	}
 	tr.Observe("a")
 	tr.Observe("c")
 	if !tr.Ready() || tr.Check(nil) != nil {
 		t.Fatal("not ready after every expected tenant was observed")
+	}
+	select {
+	case <-tr.Done():
+	default:
+		t.Fatal("Done not closed once ready")
 	}
 }
 

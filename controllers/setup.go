@@ -38,8 +38,11 @@ const (
 	DefaultMaxConcurrentReconciles = 4
 )
 
-// ControllerName names the tenant controller in logs and metrics.
-const ControllerName = "tenant"
+// Controller names, as they appear in logs and metrics.
+const (
+	ControllerName       = "tenant"
+	StatusControllerName = "tenant-status"
+)
 
 // EventSource is the reporting controller of Gatehouse's Events.
 const EventSource = "gatehouse"
@@ -69,12 +72,19 @@ type Options struct {
 	Replica string
 }
 
-// SetupWithManager adds the tenant controller to mgr: a controller that runs
-// on every replica (leader election only gates status writes), a runnable
-// that re-enqueues every tenant when this replica becomes the leader so that
-// status catches up, a runnable that lists the tenants present at start for
-// the readiness tracker, and the "tenants" ready check. It returns the
-// reconciler, whose counters tests read.
+// SetupWithManager adds Gatehouse's two controllers to mgr and returns the
+// tenant reconciler, whose counters tests read:
+//
+//   - "tenant" compiles each tenant after a change and serves the result
+//     from Options.Store. It runs on every replica: leader election does not
+//     apply to it.
+//   - "tenant-status" writes status and PermissionSnapshots from what
+//     "tenant" compiled, on the elected leader only. When a replica becomes
+//     the leader, the controller starts and its watches list every object,
+//     so status catches up with what the replica compiled while it followed.
+//
+// It also adds a runnable listing the tenants present at start for the
+// readiness tracker, and the "tenants" ready check.
 func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error) {
 	if opts.Store == nil {
 		return nil, errors.New("controllers: Options.Store is required")
@@ -98,24 +108,29 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		opts.Replica, _ = os.Hostname()
 	}
 
+	compiled := newCompiledSource()
 	r := &TenantReconciler{
-		client:    mgr.GetClient(),
-		store:     opts.Store,
-		audit:     opts.Audit,
-		recorder:  mgr.GetEventRecorder(EventSource),
-		readiness: opts.Readiness,
-		elected:   mgr.Elected(),
-		replica:   opts.Replica,
-		now:       time.Now,
-		tenants:   map[string]*tenantState{},
+		client:         mgr.GetClient(),
+		store:          opts.Store,
+		audit:          opts.Audit,
+		recorder:       mgr.GetEventRecorder(EventSource),
+		readiness:      opts.Readiness,
+		elected:        mgr.Elected(),
+		replica:        opts.Replica,
+		now:            time.Now,
+		compiledTenant: compiled.Notify,
+		tenants:        map[string]*tenantState{},
 	}
+	r.status = &StatusReconciler{client: mgr.GetClient(), tenants: r}
 
 	// Every change enqueues its namespace after the debounce delay. The
 	// queue keeps the earliest due time of a waiting key, so a burst of
 	// changes is compiled once, at most Debounce after its first change,
 	// and changes arriving during a compile trigger exactly one more.
 	enqueue := enqueueTenant(opts.Debounce)
-	resync := make(chan event.TypedGenericEvent[string])
+	// Only spec changes (new generations), creations and deletions need a
+	// compile; status and metadata changes do not.
+	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(controller.Options{
@@ -123,28 +138,49 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 			// Every replica compiles and serves its own snapshots.
 			NeedLeaderElection: ptr.To(false),
 		}).
-		Watches(&accessv1.Role{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
-		Watches(&accessv1.UserGroup{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
-		Watches(&accessv1.FieldPolicy{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
-		Watches(&accessv1.ApprovalChain{}, enqueue, builder.WithPredicates(specOrStatusChanged())).
-		// The PermissionSnapshot is watched for drift: deleted or edited by
-		// hand, the leader puts it back.
-		Watches(&accessv1.PermissionSnapshot{}, enqueue, builder.WithPredicates(
-			predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == accessv1.SnapshotObjectName }))).
-		WatchesRawSource(source.TypedChannel(resync, handler.TypedFuncs[string, reconcile.Request]{
-			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				q.Add(tenantRequest(e.Object))
-			},
-		})).
+		Watches(&accessv1.Role{}, enqueue, specChanged).
+		Watches(&accessv1.UserGroup{}, enqueue, specChanged).
+		Watches(&accessv1.FieldPolicy{}, enqueue, specChanged).
+		Watches(&accessv1.ApprovalChain{}, enqueue, specChanged).
 		Complete(r)
 	if err != nil {
 		return nil, err
 	}
 
-	list := func(ctx context.Context) (map[string]bool, error) { return cachedTenants(ctx, mgr.GetCache()) }
-	if err := mgr.Add(&leaderResync{list: list, resync: resync}); err != nil {
+	// The status controller hears of every compile at once, and watches
+	// status changes (mostly its own writes coming back, coalesced by the
+	// debounce and found equal) and the PermissionSnapshot, so that status
+	// edited or deleted by hand is put back. It is started by a runnable
+	// that runs on the leader only and waits until this replica is ready:
+	// serving every tenant comes before writing its status, which on a
+	// first start means one write per object and competes for the API
+	// server.
+	statusOpts := controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, Reconciler: r.status}
+	statusOpts.DefaultFromConfig(mgr.GetControllerOptions())
+	statusCtrl, err := controller.NewUnmanaged(StatusControllerName, statusOpts)
+	if err != nil {
 		return nil, err
 	}
+	statusChanged := statusChangedPredicate()
+	isSnapshot := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == accessv1.SnapshotObjectName })
+	sources := []source.Source{
+		compiled,
+		source.Kind[client.Object](mgr.GetCache(), &accessv1.Role{}, enqueue, statusChanged),
+		source.Kind[client.Object](mgr.GetCache(), &accessv1.UserGroup{}, enqueue, statusChanged),
+		source.Kind[client.Object](mgr.GetCache(), &accessv1.FieldPolicy{}, enqueue, statusChanged),
+		source.Kind[client.Object](mgr.GetCache(), &accessv1.ApprovalChain{}, enqueue, statusChanged),
+		source.Kind[client.Object](mgr.GetCache(), &accessv1.PermissionSnapshot{}, enqueue, isSnapshot),
+	}
+	for _, src := range sources {
+		if err := statusCtrl.Watch(src); err != nil {
+			return nil, err
+		}
+	}
+	if err := mgr.Add(&afterReady{ready: opts.Readiness.Done(), runnable: statusCtrl}); err != nil {
+		return nil, err
+	}
+
+	list := func(ctx context.Context) (map[string]bool, error) { return cachedTenants(ctx, mgr.GetCache()) }
 	if err := mgr.Add(&readinessLister{tracker: opts.Readiness, list: list, waitFor: mgr.GetCache().WaitForCacheSync}); err != nil {
 		return nil, err
 	}
@@ -183,19 +219,13 @@ func enqueueTenant(debounce time.Duration) handler.EventHandler {
 	}
 }
 
-// specOrStatusChanged passes updates that change an access object's spec
-// (a new generation) or its status. Spec changes need a compile; status
-// changes are usually this controller's own writes coming back, which a
-// reconcile recognises without compiling, but they may also be someone
-// overwriting the status, which the leader then corrects. Metadata-only
-// updates (labels, annotations, managedFields) are ignored.
-func specOrStatusChanged() predicate.Funcs {
+// statusChangedPredicate passes creations, deletions and the updates that
+// change an access object's status: the status controller's business.
+// Spec changes reach it through the compile they cause.
+func statusChangedPredicate() predicate.Funcs {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			if e.ObjectOld == nil || e.ObjectNew == nil {
-				return true
-			}
-			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
 				return true
 			}
 			return !equality.Semantic.DeepEqual(accessStatusOf(e.ObjectOld), accessStatusOf(e.ObjectNew))
@@ -255,40 +285,25 @@ func metaItems(l client.ObjectList) ([]string, error) {
 	return out, nil
 }
 
-// leaderResync re-enqueues every tenant when this replica becomes the
-// leader: while it followed, it compiled and served but wrote no status, so
-// status may lag behind (or a previous leader may have died mid-write).
-// Reconciles of unchanged tenants skip the compile and only patch what
-// differs.
-type leaderResync struct {
-	list   func(ctx context.Context) (map[string]bool, error)
-	resync chan<- event.TypedGenericEvent[string]
+// afterReady starts a runnable on the leader once the replica is ready.
+type afterReady struct {
+	ready    <-chan struct{}
+	runnable manager.Runnable
 }
 
-var _ manager.LeaderElectionRunnable = (*leaderResync)(nil)
+var _ manager.LeaderElectionRunnable = (*afterReady)(nil)
 
-// NeedLeaderElection is true: Start runs once this replica is elected.
-func (l *leaderResync) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is true: only the leader writes status.
+func (a *afterReady) NeedLeaderElection() bool { return true }
 
-// Start enqueues every tenant of the cache, then returns.
-func (l *leaderResync) Start(ctx context.Context) error {
-	tenants, err := l.list(ctx)
-	if err != nil {
-		return err
+// Start waits until the replica is ready, then runs the runnable.
+func (a *afterReady) Start(ctx context.Context) error {
+	select {
+	case <-a.ready:
+		return a.runnable.Start(ctx)
+	case <-ctx.Done():
+		return nil
 	}
-	names := make([]string, 0, len(tenants))
-	for t := range tenants {
-		names = append(names, t)
-	}
-	slices.Sort(names)
-	for _, t := range names {
-		select {
-		case l.resync <- event.TypedGenericEvent[string]{Object: t}:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	return nil
 }
 
 // sortKeys sorts object keys by kind, then name.

@@ -17,7 +17,9 @@ const maxEventNote = 1024
 const shownSubjects = 5
 
 // summarizeDiff renders a diff on one line for an Event note, e.g.
-// "gained workorders:delete (unitTree) for alex.apprentice, tina.tech".
+// "gained workorders:delete (unitTree) for alex.apprentice, tina.tech",
+// stopping once it is longer than an Event note can be (the audit line has
+// the whole diff).
 func summarizeDiff(d *snapshot.Changes) string {
 	if d == nil {
 		return "no diff: the previous snapshot was served by an earlier process"
@@ -26,6 +28,12 @@ func summarizeDiff(d *snapshot.Changes) string {
 		return "no subject's access changed"
 	}
 	var parts []string
+	size := 0
+	add := func(part string) bool {
+		parts = append(parts, part)
+		size += len(part) + 2
+		return size <= maxEventNote
+	}
 	for _, p := range d.Permissions {
 		var what string
 		switch p.Kind {
@@ -42,17 +50,23 @@ func summarizeDiff(d *snapshot.Changes) string {
 				what += " when " + truncate(p.When, 80)
 			}
 		}
-		parts = append(parts, fmt.Sprintf("%s %s for %s", p.Change, what, subjectList(p.Subjects)))
+		if !add(fmt.Sprintf("%s %s for %s", p.Change, what, subjectList(p.Subjects))) {
+			return strings.Join(parts, "; ")
+		}
 	}
 	for _, f := range d.Fields {
-		parts = append(parts, fmt.Sprintf("field %s.%s %s→%s for %s", f.Resource, f.Field, f.From, f.To, subjectList(f.Subjects)))
+		if !add(fmt.Sprintf("field %s.%s %s→%s for %s", f.Resource, f.Field, f.From, f.To, subjectList(f.Subjects))) {
+			return strings.Join(parts, "; ")
+		}
 	}
 	for _, a := range d.Approvals {
 		verb := "became"
 		if a.Change == snapshot.Lost {
 			verb = "no longer"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s approver of %s step %s", subjectList(a.Subjects), verb, a.Resource, a.Step))
+		if !add(fmt.Sprintf("%s %s approver of %s step %s", subjectList(a.Subjects), verb, a.Resource, a.Step)) {
+			break
+		}
 	}
 	return strings.Join(parts, "; ")
 }
@@ -68,8 +82,8 @@ func subjectList(subjects []string) string {
 }
 
 // eventFor returns the Event an object change is reported with: its type,
-// reason and note.
-func eventFor(o audit.Object, rec *audit.Record) (eventType, reason, note string) {
+// reason and note. diff is summarizeDiff(rec.Diff), computed once per record.
+func eventFor(o audit.Object, rec *audit.Record, diff string) (eventType, reason, note string) {
 	revs := fmt.Sprintf("revision %s", rec.ToRevision)
 	if rec.FromRevision != "" {
 		revs = fmt.Sprintf("revision %s (was %s)", rec.ToRevision, rec.FromRevision)
@@ -81,7 +95,7 @@ func eventFor(o audit.Object, rec *audit.Record) (eventType, reason, note string
 	switch {
 	case o.Change == audit.ChangeDeleted:
 		eventType, reason = "Normal", "ObjectDeleted"
-		note = fmt.Sprintf("%s deleted; serving %s: %s", subject, revs, summarizeDiff(rec.Diff))
+		note = fmt.Sprintf("%s deleted; serving %s: %s", subject, revs, diff)
 	case !o.Served && len(o.Problems) > 0:
 		p := o.Problems[0]
 		eventType, reason = "Warning", p.Reason
@@ -89,14 +103,14 @@ func eventFor(o audit.Object, rec *audit.Record) (eventType, reason, note string
 		if p.Field != "" {
 			field = p.Field + ": "
 		}
-		why := ""
 		if o.Change == audit.ChangeLeftOut {
-			why = " after a change to an object it depends on"
+			note = fmt.Sprintf("%s left out of %s after a change to an object it depends on: %s%s", subject, revs, field, p.Message)
+		} else {
+			note = fmt.Sprintf("%s %s and left out of %s: %s%s", subject, o.Change, revs, field, p.Message)
 		}
-		note = fmt.Sprintf("%s %s and left out%s of %s: %s%s", subject, o.Change, why, revs, field, p.Message)
 	default:
 		eventType, reason = "Normal", accessv1.ReasonCompiled
-		note = fmt.Sprintf("%s %s, served in %s: %s", subject, o.Change, revs, summarizeDiff(rec.Diff))
+		note = fmt.Sprintf("%s %s, served in %s: %s", subject, o.Change, revs, diff)
 	}
 	return eventType, reason, truncate(note, maxEventNote)
 }

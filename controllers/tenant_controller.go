@@ -2,17 +2,11 @@ package controllers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,21 +19,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// FieldOwner is the field manager of every status write, the same on every
-// replica so that a change of leader does not add managedFields entries.
-const FieldOwner = "gatehouse"
-
-// statusWorkers bounds the status patches of one tenant in flight at once.
-const statusWorkers = 8
-
-// TenantReconciler compiles one tenant (namespace) at a time. A request's
-// Name is the namespace; its Namespace is empty.
+// TenantReconciler compiles one tenant (namespace) at a time and serves the
+// result from the store. A request's Name is the namespace; its Namespace is
+// empty.
 //
-// Every replica compiles and serves; only the elected leader writes status,
-// PermissionSnapshots and Events. The compile and the swap into the store
-// never depend on the API server accepting a write, so a replica keeps
-// serving fresh snapshots while it is not the leader or the API server is
-// slow.
+// It runs on every replica and never waits for the API server to accept a
+// write: status is written by the StatusReconciler, on the leader only, from
+// what this reconciler compiled. So a replica serves fresh snapshots whether
+// or not it leads, and however slow status writes are.
 type TenantReconciler struct {
 	client    client.Client
 	store     *store.Store
@@ -49,21 +36,35 @@ type TenantReconciler struct {
 	elected   <-chan struct{}
 	replica   string
 	now       func() time.Time
+	// compiledTenant is told about every compile and drop, for status.
+	compiledTenant func(tenant string)
+	// status writes status on the leader (for StatusWrites).
+	status *StatusReconciler
 
 	mu      sync.Mutex
 	tenants map[string]*tenantState
 
-	compiles     atomic.Int64
-	statusWrites atomic.Int64
+	compiles atomic.Int64
 }
 
 // tenantState is what the reconciler remembers of a tenant's last compile
-// in this process: the inputs (to skip compiles that would change nothing
-// and to tell which objects changed) and which objects were left out (to
-// tell which objects a change left out or restored).
+// in this process: the inputs (to skip compiles that would change nothing,
+// to tell which objects changed, and to tell the status writer which object
+// generations the served entry describes), which objects were left out (to
+// tell which objects a change left out or restored) and the served entry.
+// It is never modified once stored: each compile stores a new one.
 type tenantState struct {
 	versions map[objectKey]objectVersion
 	leftOut  map[objectKey]bool
+	entry    *store.Entry
+}
+
+// compiled returns the state of the tenant's last compile, nil if the
+// tenant is not served.
+func (r *TenantReconciler) compiled(tenant string) *tenantState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tenants[tenant]
 }
 
 // Compiles returns how many times this reconciler compiled a tenant. Tests
@@ -71,15 +72,14 @@ type tenantState struct {
 func (r *TenantReconciler) Compiles() int64 { return r.compiles.Load() }
 
 // StatusWrites returns how many status, PermissionSnapshot and delete
-// requests this reconciler sent. Tests use it to check that only the leader
+// requests this replica sent. Tests use it to check that only the leader
 // writes.
-func (r *TenantReconciler) StatusWrites() int64 { return r.statusWrites.Load() }
+func (r *TenantReconciler) StatusWrites() int64 { return r.status.writes.Load() }
 
 // Readiness returns the tracker behind the manager's "tenants" ready check.
 func (r *TenantReconciler) Readiness() *ReadinessTracker { return r.readiness }
 
-// Reconcile compiles the tenant req.Name, serves the result, and, on the
-// leader, writes status.
+// Reconcile compiles the tenant req.Name and serves the result.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := req.Name
 	in, err := listTenant(ctx, r.client, tenant)
@@ -87,17 +87,17 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	if in.empty() {
-		return ctrl.Result{}, r.drop(ctx, tenant)
+		r.drop(ctx, tenant)
+	} else {
+		r.compile(ctx, tenant, in)
 	}
-	entry := r.compile(ctx, tenant, in)
 	r.readiness.Observe(tenant)
-	if !r.isLeader() {
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{}, r.writeStatus(ctx, tenant, in, entry)
+	r.compiledTenant(tenant)
+	return ctrl.Result{}, nil
 }
 
-// isLeader reports whether this replica may write status.
+// isLeader reports whether this replica is the elected leader, which alone
+// records Events.
 func (r *TenantReconciler) isLeader() bool {
 	select {
 	case <-r.elected:
@@ -114,16 +114,14 @@ func (r *TenantReconciler) isLeader() bool {
 // The snapshot is always served, even when objects have problems: the
 // compiler leaves the bad objects (and those depending on them) out and the
 // rest applies, so one bad edit never takes a tenant's access away.
-func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenantObjects) *store.Entry {
+func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenantObjects) {
 	versions := in.versions()
-	r.mu.Lock()
-	prev := r.tenants[tenant]
-	r.mu.Unlock()
+	prev := r.compiled(tenant)
 	served := r.store.Get(tenant)
-	if prev != nil && served != nil && maps.Equal(prev.versions, versions) {
-		// Only status or metadata changed (often our own status writes
-		// coming back through the watch): nothing to compile.
-		return served
+	if prev != nil && served == prev.entry && maps.Equal(prev.versions, versions) {
+		// Nothing changed since the last compile (say, an object was
+		// re-listed by a resync).
+		return
 	}
 
 	start := time.Now()
@@ -132,7 +130,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 	r.compiles.Add(1)
 	now := r.now()
 	byObject := problemsByObject(problems)
-	state := &tenantState{versions: versions, leftOut: make(map[objectKey]bool, len(byObject))}
+	state := &tenantState{versions: versions, leftOut: make(map[objectKey]bool, len(byObject)), entry: served}
 	for k := range byObject {
 		state.leftOut[k] = true
 	}
@@ -142,10 +140,11 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		// keep the served snapshot, so waiters are not woken for nothing.
 		metrics.ObserveCompile(tenant, took, false, nil, 0, now)
 		r.remember(tenant, state)
-		return served
+		return
 	}
 
 	entry := &store.Entry{Snapshot: snap, CompiledAt: now, Problems: problems}
+	state.entry = entry
 	rec := r.auditRecord(ctx, tenant, prev, served, entry, in, byObject)
 	// The audit line is written before the swap: whatever a replica serves
 	// has been audited, even if the process dies right after.
@@ -160,10 +159,13 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 	log.FromContext(ctx).V(1).Info("serving a new snapshot", "tenant", tenant, "revision", rec.ToRevision,
 		"previous", rec.FromRevision, "changedObjects", len(rec.Objects), "leftOut", len(byObject), "took", took)
 
-	if r.isLeader() {
+	// Events are for changes seen while running. While a replica catches
+	// up at start (not ready yet) it records none: on a first install that
+	// would be one Event per object of every tenant, and the audit trail
+	// already has the records.
+	if r.isLeader() && r.readiness.Ready() {
 		r.emitEvents(ctx, tenant, in, &rec)
 	}
-	return entry
 }
 
 func (r *TenantReconciler) remember(tenant string, state *tenantState) {
@@ -286,8 +288,9 @@ func (r *TenantReconciler) emitEvents(ctx context.Context, tenant string, in *te
 		byKey[it.key] = it.obj
 	}
 	var psnap *accessv1.PermissionSnapshot
+	diff := summarizeDiff(rec.Diff)
 	for _, o := range rec.Objects {
-		eventType, reason, note := eventFor(o, rec)
+		eventType, reason, note := eventFor(o, rec, diff)
 		regarding := byKey[objectKey{o.Kind, o.Name}]
 		if o.Change == audit.ChangeDeleted {
 			if psnap == nil {
@@ -306,116 +309,31 @@ func (r *TenantReconciler) emitEvents(ctx context.Context, tenant string, in *te
 	}
 }
 
-// drop stops serving a tenant whose last access object is gone and, on the
-// leader, deletes its PermissionSnapshot. No finalizer is involved anywhere:
-// deleting a namespace never waits for this controller.
-func (r *TenantReconciler) drop(ctx context.Context, tenant string) error {
+// drop stops serving a tenant whose last access object is gone. The
+// StatusReconciler then deletes its PermissionSnapshot. No finalizer is
+// involved anywhere: deleting a namespace never waits for this controller.
+func (r *TenantReconciler) drop(ctx context.Context, tenant string) {
 	r.mu.Lock()
 	prev := r.tenants[tenant]
 	delete(r.tenants, tenant)
 	r.mu.Unlock()
 
-	if old := r.store.Get(tenant); old != nil {
-		diff := snapshot.Diff(old.Snapshot, nil)
-		rec := audit.Record{
-			Time: r.now().UTC(), Replica: r.replica, Tenant: tenant, Event: audit.EventDropped,
-			FromRevision: old.Snapshot.Revision(), Diff: &diff,
-			Objects: changedObjects(prev, &tenantObjects{}, nil),
-		}
-		if err := r.audit.Write(rec); err != nil {
-			metrics.AuditErrors.Inc()
-			log.FromContext(ctx).Error(err, "audit record lost", "tenant", tenant, "event", audit.EventDropped)
-		}
-		r.store.Delete(tenant)
-		metrics.DropTenant(tenant)
-		metrics.SetTenants(len(r.store.Tenants()))
-		log.FromContext(ctx).Info("tenant dropped: it has no access objects left", "tenant", tenant)
+	old := r.store.Get(tenant)
+	if old == nil {
+		return
 	}
-	r.readiness.Observe(tenant)
-
-	if !r.isLeader() {
-		return nil
+	diff := snapshot.Diff(old.Snapshot, nil)
+	rec := audit.Record{
+		Time: r.now().UTC(), Replica: r.replica, Tenant: tenant, Event: audit.EventDropped,
+		FromRevision: old.Snapshot.Revision(), Diff: &diff,
+		Objects: changedObjects(prev, &tenantObjects{}, nil),
 	}
-	var psnap accessv1.PermissionSnapshot
-	err := r.client.Get(ctx, client.ObjectKey{Namespace: tenant, Name: accessv1.SnapshotObjectName}, &psnap)
-	if apierrors.IsNotFound(err) {
-		return nil
+	if err := r.audit.Write(rec); err != nil {
+		metrics.AuditErrors.Inc()
+		log.FromContext(ctx).Error(err, "audit record lost", "tenant", tenant, "event", audit.EventDropped)
 	}
-	if err != nil {
-		return err
-	}
-	r.statusWrites.Add(1)
-	return client.IgnoreNotFound(r.client.Delete(ctx, &psnap, client.Preconditions{UID: &psnap.UID}))
-}
-
-// writeStatus brings the status of every access object and the tenant's
-// PermissionSnapshot in line with the served entry, patching only what
-// differs. The PermissionSnapshot is written last, so that once it shows a
-// revision every object's status does too.
-func (r *TenantReconciler) writeStatus(ctx context.Context, tenant string, in *tenantObjects, entry *store.Entry) error {
-	byObject := problemsByObject(entry.Problems)
-	rev := entry.Snapshot.Revision()
-
-	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, statusWorkers)
-		errs = make([]error, len(in.items))
-	)
-	for i, it := range in.items {
-		desired := desiredAccessStatus(it.status, it.obj.GetGeneration(), rev, byObject[it.key])
-		if equality.Semantic.DeepEqual(*it.status, desired) {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = r.patchAccessStatus(ctx, it, desired)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("writing status in tenant %s: %w", tenant, err)
-	}
-	return r.writeSnapshotStatus(ctx, tenant, entry)
-}
-
-func (r *TenantReconciler) patchAccessStatus(ctx context.Context, it accessItem, desired accessv1.AccessObjectStatus) error {
-	obj := it.obj.DeepCopyObject().(client.Object)
-	orig := obj.DeepCopyObject().(client.Object)
-	*accessStatusOf(obj) = desired
-	r.statusWrites.Add(1)
-	err := r.client.Status().Patch(ctx, obj, client.MergeFrom(orig), client.FieldOwner(FieldOwner))
-	// A deleted object needs no status; the delete triggers a new compile.
-	return client.IgnoreNotFound(err)
-}
-
-// writeSnapshotStatus creates the tenant's PermissionSnapshot when missing
-// and patches its status when it differs from the served entry.
-func (r *TenantReconciler) writeSnapshotStatus(ctx context.Context, tenant string, entry *store.Entry) error {
-	psnap := &accessv1.PermissionSnapshot{}
-	key := client.ObjectKey{Namespace: tenant, Name: accessv1.SnapshotObjectName}
-	err := r.client.Get(ctx, key, psnap)
-	if apierrors.IsNotFound(err) {
-		psnap = &accessv1.PermissionSnapshot{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: accessv1.SnapshotObjectName}}
-		r.statusWrites.Add(1)
-		err = r.client.Create(ctx, psnap, client.FieldOwner(FieldOwner))
-		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-			return nil // the tenant is going away with its namespace
-		}
-	}
-	if err != nil {
-		return err
-	}
-	desired := desiredSnapshotStatus(&psnap.Status, psnap.Generation, entry.Snapshot, entry.CompiledAt, entry.Problems)
-	if equality.Semantic.DeepEqual(psnap.Status, desired) {
-		return nil
-	}
-	// An update, not a merge patch: the status is wholly the operator's,
-	// and a merge patch would leave out counts that are zero in both the
-	// old and the new status although the schema requires them. A conflict
-	// (another writer got there first) is retried with fresh data.
-	psnap.Status = desired
-	r.statusWrites.Add(1)
-	return client.IgnoreNotFound(r.client.Status().Update(ctx, psnap, client.FieldOwner(FieldOwner)))
+	r.store.Delete(tenant)
+	metrics.DropTenant(tenant)
+	metrics.SetTenants(len(r.store.Tenants()))
+	log.FromContext(ctx).Info("tenant dropped: it has no access objects left", "tenant", tenant)
 }

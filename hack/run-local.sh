@@ -5,7 +5,8 @@
 # column, and a few decisions. Ctrl-C stops everything.
 #
 # RUN_ONCE=1 (smoke tests) prints the same and exits 0 only if the snapshot
-# became Ready, the manager reported ready and the decisions are as expected.
+# became Ready and the manager reported ready. The decisions are shown, not
+# checked: the samples' own policy tests check them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -75,27 +76,25 @@ if [ "$cli_revision" = "$revision" ]; then
 else
   echo "run: decisions from the live objects (CLI revision '${cli_revision:-?}', served '$revision'):"
 fi
-decisions_ok=1
-decide() { # expected subject action resource [flags...]
-  local want=$1 subject=$2 action=$3 resource=$4 out got
-  shift 4
+decide() { # subject action resource [flags...]
+  local subject=$1 action=$2 resource=$3 out got
+  shift 3
   if out=$(./bin/gatehouse check -f "$live" --no-color --subject "$subject" --action "$action" --resource "$resource" "$@" -o json); then
     got=allow
   else
     got=deny
   fi
   printf '  %-16s %-7s %-22s %-34s → %-5s (%s)\n' "$subject" "$action" "$resource" "$*" "$got" \
-    "$(jq -r '.reason // .decision.reason // empty' <<<"$out" 2>/dev/null)"
-  [ "$got" = "$want" ] || decisions_ok=0
+    "$(jq -r '.reason // empty' <<<"$out" 2>/dev/null)"
 }
-decide allow tom.tech        edit    workorders/42          --prop unit=/ca/ab/calgary
-decide deny  tom.tech        edit    workorders/43          --prop unit=/ca/bc/vancouver
-decide allow alex.apprentice edit    workorders/44          --prop assigneeIds=alex.apprentice
-decide deny  alex.apprentice edit    workorders/45          --prop ownerId=tom.tech
-decide allow tom.tech        create  purchaseorders         --prop amount=4000
-decide deny  tom.tech        create  purchaseorders         --prop amount=6000
-decide deny  sue.supplier    view    purchaseorders/7       --prop companyId=other-co
-decide allow dana.director   delete  invoices/9
+decide tom.tech        edit    workorders/42          --prop unit=/ca/ab/calgary
+decide tom.tech        edit    workorders/43          --prop unit=/ca/bc/vancouver
+decide alex.apprentice edit    workorders/44          --prop assigneeIds=alex.apprentice
+decide alex.apprentice edit    workorders/45          --prop ownerId=tom.tech
+decide tom.tech        create  purchaseorders         --prop amount=4000
+decide tom.tech        create  purchaseorders         --prop amount=6000
+decide sue.supplier    view    purchaseorders/7       --prop companyId=other-co
+decide dana.director   delete  invoices/9
 
 echo
 echo "run: audit trail (one JSON line per served change) in $audit_log; last record:"
@@ -107,8 +106,8 @@ echo "run: try: KUBECONFIG=$KUBECONFIG kubectl get gatehouse -n $tenant"
 echo "run:      KUBECONFIG=$KUBECONFIG kubectl edit accessrole technician -n $tenant, then tail -f $audit_log"
 if [ -n "${RUN_ONCE:-}" ]; then
   # For CI smoke tests: stop, and fail if anything was off.
-  [ -n "$revision" ] && [ "$ready" = ok ] && [ "$decisions_ok" = 1 ] || {
-    echo "run: smoke test failed (revision '$revision', readyz $ready, decisions ok $decisions_ok)" >&2
+  [ -n "$revision" ] && [ "$ready" = ok ] || {
+    echo "run: smoke test failed (revision '$revision', readyz $ready)" >&2
     exit 1
   }
   exit 0
