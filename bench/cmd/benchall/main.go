@@ -62,6 +62,7 @@ type memRow struct {
 type scaleRow struct {
 	users          int
 	gen, compile   time.Duration
+	compileCPU     time.Duration
 	heap           uint64
 	scopeNs, mixNs float64
 	scopeAllocs    float64
@@ -252,7 +253,8 @@ func (r *report) run(ctx context.Context) error {
 	}
 	r.tenant = fmt.Sprintf("%d roles, %d groups, %s users, %d field policies; %d requests (%d allowed, %d denied by Gatehouse; tenantgen seed 1, requests seed 7)",
 		len(t.Model.Roles), len(t.Model.Groups), comma(int64(c.users)), len(t.Model.FieldPolicies), len(t.Reqs), allowed, len(t.Reqs)-allowed)
-	r.mem = append(r.mem, memRow{name: "Gatehouse snapshot.Compile", load: t.CompileTime, mem: t.CompileHeap, memKind: "heap"})
+	r.mem = append(r.mem, memRow{name: "Gatehouse snapshot.Compile", load: t.CompileTime, mem: t.CompileHeap, memKind: "heap",
+		note: fmt.Sprintf("%s CPU time", dur(t.CompileCPU))})
 
 	// Naive reference agrees with Gatehouse (tenantgen's oracle).
 	for i, q := range t.Reqs {
@@ -341,7 +343,7 @@ func (r *report) run(ctx context.Context) error {
 		sc := tt.ScopeChecks()
 		s := bench1(fmt.Sprintf("Check scope path, %d users", n), bench.BenchGatehouseScope(tt, sc), "")
 		m := bench1(fmt.Sprintf("Check whole mix, %d users", n), bench.BenchGatehouseCheck(tt), "")
-		r.scale = append(r.scale, scaleRow{users: n, gen: tt.GenTime, compile: tt.CompileTime, heap: tt.CompileHeap,
+		r.scale = append(r.scale, scaleRow{users: n, gen: tt.GenTime, compile: tt.CompileTime, compileCPU: tt.CompileCPU, heap: tt.CompileHeap,
 			scopeNs: s.nsOp, scopeAllocs: s.allocsOp, mixNs: m.nsOp})
 		if n != c.users {
 			tt = nil
