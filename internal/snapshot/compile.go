@@ -3,6 +3,7 @@ package snapshot
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -867,12 +868,26 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	c.buildPolicies(fps)
 	c.buildChains(chs)
 
-	fieldCache := map[string]*fieldResult{}
+	// Profiles are independent of each other: fill them on every core.
+	// Each worker has its own field-result cache (results are equal
+	// whichever worker computes them).
+	workers := min(runtime.GOMAXPROCS(0), 1+len(profiles)/512)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cache := map[string]*fieldResult{}
+			for i := w; i < len(profiles); i += workers {
+				s.fillProfile(profiles[i], cache)
+			}
+		}()
+	}
+	wg.Wait()
 	s.profiles = make([]profile, len(profiles))
 	adviseHugePages(s.profiles)
 	var nBits, nGrants, nRestrict int
 	for _, p := range profiles {
-		s.fillProfile(p, fieldCache)
 		nBits, nGrants, nRestrict = nBits+len(p.bits), nGrants+len(p.grants), nRestrict+len(p.restrict)
 	}
 	// Move every profile's block into shared arrays, rebasing header
