@@ -74,7 +74,7 @@ func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
 func (s *Snapshot) fillProfileNoShare(p *profile) {
 	s.extMu.Lock()
 	defer s.extMu.Unlock()
-	s.fillProfile(p, nil)
+	s.fillProfile(p, nil, nil)
 }
 
 func containsSorted(xs []int32, x int32) bool {

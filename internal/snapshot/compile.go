@@ -871,6 +871,14 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	// Profiles are independent of each other: fill them on every core.
 	// Each worker has its own field-result cache (results are equal
 	// whichever worker computes them).
+	// Every profile's block has the same size: allocate all blocks at once
+	// and let each profile write its own range (no copy afterwards).
+	blk := len(s.resNames) * s.stride()
+	s.bits = make([]uint64, len(profiles)*blk)
+	adviseHugePages(s.bits)
+	for i, p := range profiles {
+		p.bits = s.bits[i*blk : (i+1)*blk : (i+1)*blk]
+	}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(profiles)/512)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -878,28 +886,27 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		go func() {
 			defer wg.Done()
 			cache := map[string]*fieldResult{}
+			var scr scratch
 			for i := w; i < len(profiles); i += workers {
-				s.fillProfile(profiles[i], cache)
+				s.fillProfile(profiles[i], cache, &scr)
 			}
 		}()
 	}
 	wg.Wait()
 	s.profiles = make([]profile, len(profiles))
 	adviseHugePages(s.profiles)
-	var nBits, nGrants, nRestrict int
+	var nGrants, nRestrict int
 	for _, p := range profiles {
-		nBits, nGrants, nRestrict = nBits+len(p.bits), nGrants+len(p.grants), nRestrict+len(p.restrict)
+		nGrants, nRestrict = nGrants+len(p.grants), nRestrict+len(p.restrict)
 	}
 	// Move every profile's block into shared arrays, rebasing header
 	// offsets, so the hot path needs only the profile's block offset.
-	s.bits = make([]uint64, 0, nBits)
-	adviseHugePages(s.bits)
 	s.grants = make([]rowGrant, 0, nGrants)
 	s.restrict = make([]uint16, 0, nRestrict)
 	s.pHot = make([]uint64, len(profiles))
 	st, hdr := s.stride(), s.hdrPos()
 	for i, p := range profiles {
-		off := len(s.bits)
+		off := i * blk
 		gBase, rBase := uint32(len(s.grants)), uint32(len(s.restrict))
 		for ri := 0; ri < len(s.resNames); ri++ {
 			h := ri*st + hdr
@@ -908,10 +915,9 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 			r.rOff += rBase
 			p.bits[h], p.bits[h+1] = encodeRow(r)
 		}
-		s.bits = append(s.bits, p.bits...)
 		s.grants = append(s.grants, p.grants...)
 		s.restrict = append(s.restrict, p.restrict...)
-		p.bits, p.grants, p.restrict = s.bits[off:len(s.bits):len(s.bits)], s.grants, s.restrict
+		p.grants, p.restrict = s.grants, s.restrict
 		s.pHot[i] = uint64(off)
 		if p.hasRoles {
 			s.pHot[i] |= hotHasRoles
@@ -987,7 +993,7 @@ func groupKey(dst []byte, gs []int32) []byte {
 }
 
 // fillProfile derives everything a profile needs from its group set.
-func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
+func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult, scr *scratch) {
 	for _, gi := range p.groups {
 		g := s.groups[gi]
 		p.groupNames = append(p.groupNames, g.name)
@@ -1018,19 +1024,39 @@ func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult) {
 			}
 		}
 	}
-	s.buildRows(p, rs)
+	if scr == nil {
+		scr = &scratch{}
+	}
+	s.buildRows(p, rs, scr)
 	p.attr = *s.buildAttrs(p.groups)
 	p.fields = s.buildFields(p, fieldCache)
 }
 
 // buildRows lays out a profile's grants. A role given by several groups is
 // attributed to the first group by name.
-func (s *Snapshot) buildRows(p *profile, rs []restriction) {
+// scratch holds buffers buildRows reuses from one profile to the next.
+type scratch struct {
+	perRow    [][]rowGrant
+	scopeBits []uint64
+	rows      []row
+}
+
+func (s *Snapshot) buildRows(p *profile, rs []restriction, scr *scratch) {
 	nRes, W, st := len(s.resNames), s.words, s.stride()
-	p.bits = make([]uint64, nRes*st)
-	rows := make([]row, nRes)
-	perRow := make([][]rowGrant, nRes)
-	scopeBits := make([]uint64, nRes*nScopes*W)
+	if p.bits == nil { // request-time profiles own their block
+		p.bits = make([]uint64, nRes*st)
+	}
+	if len(scr.perRow) != nRes {
+		scr.perRow = make([][]rowGrant, nRes)
+		scr.scopeBits = make([]uint64, nRes*nScopes*W)
+		scr.rows = make([]row, nRes)
+	}
+	perRow, scopeBits, rows := scr.perRow, scr.scopeBits, scr.rows
+	for i := range perRow {
+		perRow[i] = perRow[i][:0]
+	}
+	clear(scopeBits)
+	clear(rows)
 	add := func(ri int, g rowGrant) {
 		perRow[ri] = append(perRow[ri], g)
 		if g.cond != nil {
