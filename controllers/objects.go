@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,8 +73,11 @@ func listTenant(ctx context.Context, c client.Reader, tenant string) (*tenantObj
 			return nil, err
 		}
 	}
+	// An object being deleted (held by another controller's finalizer)
+	// grants nothing any more: it is not compiled.
 	t := &tenantObjects{objs: snapshot.Objects{
-		Roles: roles.Items, Groups: groups.Items, FieldPolicies: fps.Items, ApprovalChains: chains.Items,
+		Roles: live(roles.Items), Groups: live(groups.Items),
+		FieldPolicies: live(fps.Items), ApprovalChains: live(chains.Items),
 	}}
 	// Items point into the slices handed to the compiler, which only reads
 	// them; status is changed on copies (see patchAccessStatus).
@@ -95,6 +99,20 @@ func listTenant(ctx context.Context, c client.Reader, tenant string) (*tenantObj
 	}
 	slices.SortFunc(t.items, func(a, b accessItem) int { return compareKeys(a.key, b.key) })
 	return t, nil
+}
+
+// live drops the objects that are being deleted.
+func live[T any, PT interface {
+	*T
+	GetDeletionTimestamp() *metav1.Time
+}](items []T) []T {
+	out := items[:0]
+	for i := range items {
+		if PT(&items[i]).GetDeletionTimestamp() == nil {
+			out = append(out, items[i])
+		}
+	}
+	return out
 }
 
 // accessStatusOf returns the status of an access object, nil for other

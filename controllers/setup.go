@@ -128,9 +128,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 	// changes is compiled once, at most Debounce after its first change,
 	// and changes arriving during a compile trigger exactly one more.
 	enqueue := enqueueTenant(opts.Debounce)
-	// Only spec changes (new generations), creations and deletions need a
+	// Only spec changes (new generations), creations and deletions (and the
+	// start of a deletion held up by someone else's finalizer) need a
 	// compile; status and metadata changes do not.
-	specChanged := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	specChanged := builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted()))
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(controller.Options{
@@ -215,6 +216,19 @@ func enqueueTenant(debounce time.Duration) handler.EventHandler {
 		},
 		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			add(e.Object, q)
+		},
+	}
+}
+
+// deletionStarted passes updates that set an object's deletionTimestamp.
+func deletionStarted() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld != nil && e.ObjectNew != nil &&
+				e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -22,6 +23,10 @@ import (
 // FieldOwner is the field manager of every status write, the same on every
 // replica so that a change of leader does not add managedFields entries.
 const FieldOwner = "gatehouse"
+
+// conflictRetry is how soon a tenant whose PermissionSnapshot update
+// conflicted is written again.
+const conflictRetry = 200 * time.Millisecond
 
 // statusWorkers bounds the status patches of one tenant in flight at once.
 const statusWorkers = 8
@@ -60,7 +65,13 @@ func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, r.writeStatus(ctx, tenant, in, state)
+	err = r.writeStatus(ctx, tenant, in, state)
+	if apierrors.IsConflict(err) {
+		// The cache was behind a write; the watch event that catches it
+		// up requeues the tenant as well, this is a safety net.
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 // writeStatus patches the status of every object the served entry

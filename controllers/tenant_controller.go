@@ -108,8 +108,8 @@ func (r *TenantReconciler) isLeader() bool {
 }
 
 // compile compiles the tenant unless its objects did not change since the
-// last compile, serves the result when its revision is new, and returns the
-// served entry.
+// last compile, and serves the result when its revision is new: audit line
+// first, then the swap, then (on the leader) Events.
 //
 // The snapshot is always served, even when objects have problems: the
 // compiler leaves the bad objects (and those depending on them) out and the
@@ -197,18 +197,26 @@ func (r *TenantReconciler) auditRecord(ctx context.Context, tenant string, prev 
 	// another replica) and at which revision.
 	var psnap accessv1.PermissionSnapshot
 	err := r.client.Get(ctx, client.ObjectKey{Namespace: tenant, Name: accessv1.SnapshotObjectName}, &psnap)
-	if err != nil || psnap.Status.Revision == "" {
-		// A new tenant: every object is new and every subject gained what
-		// it holds.
+	servedBefore := err == nil && psnap.Status.Revision != ""
+	if !servedBefore && r.readiness.Ready() {
+		// A new tenant, created while this replica runs: every object is
+		// new and every subject gained what it holds.
 		diff := snapshot.Diff(nil, entry.Snapshot)
 		rec.Diff = &diff
 		rec.Objects = changedObjects(nil, in, byObject)
 		return rec
 	}
-	rec.Event, rec.FromRevision = audit.EventLoaded, psnap.Status.Revision
-	if psnap.Status.Revision != rec.ToRevision {
-		// Objects changed while no replica was running: their status does
-		// not describe their generation yet.
+	// A tenant this replica loads while it catches up at start. Its
+	// objects whose status does not describe their generation changed
+	// while no replica was running (all of them on a first install). The
+	// diff is left out: the previous snapshot is not in memory, and
+	// against an empty one it would be as large as the snapshot, for
+	// every tenant of the cluster at once.
+	rec.Event = audit.EventLoaded
+	if servedBefore {
+		rec.FromRevision = psnap.Status.Revision
+	}
+	if rec.FromRevision != rec.ToRevision {
 		rec.Objects = staleObjects(in, byObject)
 	}
 	return rec

@@ -220,6 +220,8 @@ var _ = Describe("the tenant controller", Ordered, func() {
 
 	BeforeAll(func() {
 		main = startReplica(replicaOptions{name: "main"})
+		// Tenants created from now on are new to a running replica.
+		Eventually(main.rec.Readiness().Ready, wait).Should(BeTrue())
 	})
 	AfterAll(func() {
 		main.stop()
@@ -614,6 +616,28 @@ var _ = Describe("the tenant controller", Ordered, func() {
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: accessv1.SnapshotObjectName}, &accessv1.PermissionSnapshot{}))
 		}, wait).Should(BeTrue())
+	})
+
+	It("stops serving an object as soon as its deletion starts, even if a finalizer holds it", func() {
+		const tenant = "held"
+		createNamespace(tenant)
+		role := &accessv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "viewer", Finalizers: []string{"example.com/hold"}},
+			Spec: accessv1.RoleSpec{Permissions: []accessv1.Permission{{Resources: []accessv1.ModuleName{"workorders"}, Actions: []accessv1.ActionName{"view"}}}}}
+		Expect(k8s.Create(ctx, role)).To(Succeed())
+		Expect(k8s.Create(ctx, &accessv1.UserGroup{ObjectMeta: metav1.ObjectMeta{Namespace: tenant, Name: "crew"},
+			Spec: accessv1.UserGroupSpec{Members: []accessv1.SubjectID{"ann"}, Roles: []accessv1.ObjectName{"viewer"}}})).To(Succeed())
+		workorders := snapshot.Resource{Type: "workorders"}
+		Eventually(func() bool { return main.allowed(tenant, "ann", "view", workorders) }, wait).Should(BeTrue())
+
+		Expect(k8s.Delete(ctx, role)).To(Succeed())
+		Eventually(func() bool { return main.allowed(tenant, "ann", "view", workorders) }, wait).Should(BeFalse())
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(role), role)).To(Succeed(), "the finalizer still holds the Role")
+		Eventually(func() string {
+			return readyCondition(accessStatus(tenant, "UserGroup", "crew").Conditions).Reason
+		}, wait).Should(Equal(accessv1.ReasonInvalidReference))
+
+		patchSpec(role, func() { role.Finalizers = nil })
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(role), role)) }, wait).Should(BeTrue())
 	})
 
 	It("keeps a new replica unready until every existing tenant is compiled", func() {

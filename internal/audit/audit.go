@@ -31,10 +31,12 @@ const (
 	// change this replica saw (or the first snapshot of a new tenant, with
 	// an empty FromRevision).
 	EventCompiled = "compiled"
-	// EventLoaded: this replica started serving a tenant that was already
-	// served before (by an earlier process or another replica). FromRevision
-	// is the revision the PermissionSnapshot reported; there is no diff,
-	// because the earlier snapshot is not in memory.
+	// EventLoaded: this replica started serving a tenant while catching up
+	// at start, or a tenant another replica or an earlier process served
+	// before. FromRevision is the revision the PermissionSnapshot reported
+	// ("" on a first install); Objects are those whose status did not
+	// describe their generation yet (changed while no replica ran). There
+	// is no diff: the earlier snapshot is not in memory.
 	EventLoaded = "loaded"
 	// EventDropped: the tenant's last access object was deleted and the
 	// tenant is no longer served; the diff lists what its subjects lost.
