@@ -267,6 +267,7 @@ Before any timing, every peer answers the whole request mix and must agree with 
 - The bare handler decodes with ` + "`encoding/json`" + ` (reflection, a map for properties) while Gatehouse's endpoint has a hand-written decoder and encoder, so Gatehouse can come out at or above the "no policy" handler: the ratio says the policy costs less than the HTTP and JSON work around it, not that policy is free.
 - OPA's and Cerbos's servers run as separate processes with their own logging and metrics defaults (log level error, telemetry off); Gatehouse and the bare handler run inside the benchmark process.
 - Gatehouse's HTTP figures include field-access computation for allowed requests, which the peers do not do.
+- Cerbos is v0.55.0, not the current v0.57, which needs Go 1.27; it is built from a wrapper module (hack/bench/cerbos) repeating the replace directive of Cerbos's go.mod.
 - bench/ is a separate Go module (so OPA's, Casbin's and Cerbos's dependencies stay out of the main module); Gatehouse is built there from the working tree through a replace, with the same cel-go and Kubernetes versions as the main module (minimum version selection raises a few unrelated modules, e.g. golang.org/x/net).
 - OPA's and Casbin's data are built from tenantgen's plain model (bench/opa.go, bench/casbin.go), Cerbos's policies likewise (bench/cerbos.go); the generated Rego, Casbin model and Cerbos YAML can be read there.
 
