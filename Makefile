@@ -60,8 +60,12 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (skipped when
 test: envtest ## Run unit and envtest tests.
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
 
-.PHONY: bench
-bench: ## Run the Go benchmarks.
+.PHONY: bench bench-go
+bench: ## Gatehouse side by side with OPA, Casbin and Cerbos in one run; writes docs/benchmarks-peers.md. BENCH_QUICK=1: CI smoke (no peer build, writes nothing).
+	@if [ -z "$$BENCH_QUICK" ]; then bash hack/bench/build-peers.sh; fi
+	cd bench && go run ./cmd/benchall
+
+bench-go: ## Run the main module's Go benchmarks (compiler, endpoint, admission, controllers).
 	go test -run '^$$' -bench . -benchmem ./...
 
 ##@ Build
