@@ -79,9 +79,10 @@ type Options struct {
 //     from Options.Store. It runs on every replica: leader election does not
 //     apply to it.
 //   - "tenant-status" writes status and PermissionSnapshots from what
-//     "tenant" compiled, on the elected leader only. When a replica becomes
-//     the leader, the controller starts and its watches list every object,
-//     so status catches up with what the replica compiled while it followed.
+//     "tenant" compiled, on the elected leader only, once the replica is
+//     ready. When a replica becomes the leader, the controller starts and
+//     its watches list every object, so status catches up with what the
+//     replica compiled while it followed.
 //
 // It also adds a runnable listing the tenants present at start for the
 // readiness tracker, and the "tenants" ready check.
