@@ -20,6 +20,7 @@ tenant=acme-field-services
 metrics_addr=${METRICS_ADDR:-127.0.0.1:8080}
 probe_addr=${PROBE_ADDR:-127.0.0.1:8081}
 audit_log=$local_dir/audit.log
+authz_addr=${AUTHZ_ADDR:-127.0.0.1:8443}
 
 pids=()
 cleanup() {
@@ -39,8 +40,13 @@ for _ in $(seq 1 120); do [ -s "$KUBECONFIG" ] && break; sleep 0.5; done
 
 kubectl apply -k config/samples
 : >"$audit_log"
+# Development mode: the authorization endpoint on loopback, plain HTTP, no
+# caller authentication (a deployment uses TLS, TokenReview and
+# SubjectAccessReview). The webhook needs a certificate the API server
+# trusts, so it is not served here; its envtest suite covers it.
 ./bin/manager --metrics-bind-address="$metrics_addr" --health-probe-bind-address="$probe_addr" \
-  --audit-log="$audit_log" &
+  --audit-log="$audit_log" --authz-bind-address="$authz_addr" \
+  --authz-insecure-plain-http --authz-insecure-no-authn &
 pids+=($!)
 
 # The operator creates the tenant's PermissionSnapshot on its first compile.
@@ -65,40 +71,28 @@ echo
 kubectl get gatehouse -n "$tenant" -o custom-columns='OBJECT:.kind,NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,REASON:.status.conditions[?(@.type=="Ready")].reason,REVISION:.status.revision,GENERATION:.metadata.generation,OBSERVED:.status.observedGeneration' \
   --sort-by=.kind | grep -v '^PermissionSnapshot'
 
-# Decisions: the CLI compiles the objects as they are in the cluster with the
-# operator's compiler; the same revision means the same snapshot is served.
-live=$local_dir/$tenant.yaml
-kubectl get accessroles,usergroups,fieldpolicies,approvalchains -n "$tenant" -o yaml >"$live"
-cli_revision=$(./bin/gatehouse compile -f "$live" -o json | jq -r '(.tenants // [.])[0].revision // empty' 2>/dev/null || true)
+# Decisions from the manager's own authorization endpoint (AuthZEN 1.0).
 echo
-if [ "$cli_revision" = "$revision" ]; then
-  echo "run: decisions of revision $revision (the CLI on the live objects compiles the same revision):"
-else
-  echo "run: decisions from the live objects (CLI revision '${cli_revision:-?}', served '$revision'):"
-fi
-decide() { # subject action resource [flags...]
-  local subject=$1 action=$2 resource=$3 out got
-  shift 3
-  if out=$(./bin/gatehouse check -f "$live" --no-color --subject "$subject" --action "$action" --resource "$resource" "$@" -o json); then
-    got=allow
-  else
-    got=deny
-  fi
-  printf '  %-16s %-7s %-22s %-34s → %-5s (%s)\n' "$subject" "$action" "$resource" "$*" "$got" \
-    "$(jq -r '.reason // empty' <<<"$out" 2>/dev/null)"
+echo "run: decisions served by the manager at http://$authz_addr/tenants/$tenant/access/v1/evaluation:"
+decide() { # subject action type id properties-json
+  local body answer
+  body=$(printf '{"subject":{"type":"user","id":"%s"},"action":{"name":"%s"},"resource":{"type":"%s","id":"%s","properties":%s}}' "$1" "$2" "$3" "$4" "$5")
+  answer=$(curl -fsS -X POST -H 'Content-Type: application/json' --data "$body" \
+    "http://$authz_addr/tenants/$tenant/access/v1/evaluation" 2>&1 || true)
+  printf '  %-16s %-7s %-15s %-4s %-40s → %s\n' "$1" "$2" "$3" "$4" "$5" "$answer"
 }
-decide tom.tech        edit    workorders/42          --prop unit=/ca/ab/calgary
-decide tom.tech        edit    workorders/43          --prop unit=/ca/bc/vancouver
-decide alex.apprentice edit    workorders/44          --prop assigneeIds=alex.apprentice
-decide alex.apprentice edit    workorders/45          --prop ownerId=tom.tech
-decide tom.tech        create  purchaseorders         --prop amount=4000
-decide tom.tech        create  purchaseorders         --prop amount=6000
-decide sue.supplier    view    purchaseorders/7       --prop companyId=other-co
-decide dana.director   delete  invoices/9
+decide tom.tech        edit   workorders     42 '{"unit":"/ca/ab/calgary"}'
+decide tom.tech        edit   workorders     43 '{"unit":"/ca/bc/vancouver"}'
+decide alex.apprentice edit   workorders     44 '{"assigneeIds":["alex.apprentice"]}'
+decide alex.apprentice edit   workorders     45 '{"ownerId":"tom.tech"}'
+decide tom.tech        create purchaseorders ""  '{"amount":4000}'
+decide tom.tech        create purchaseorders ""  '{"amount":6000}'
+decide sue.supplier    view   purchaseorders 7  '{"companyId":"other-co"}'
+decide dana.director   delete invoices       9  '{}'
 
 echo
 echo "run: audit trail (one JSON line per served change) in $audit_log; last record:"
-tail -n 1 "$audit_log" | jq -c '{time, tenant, event, fromRevision, toRevision, objects: (.objects | length)}' 2>/dev/null || tail -n 1 "$audit_log"
+tail -n 1 "$audit_log" | cut -c1-400
 
 echo
 echo "run: manager started against the local API server."

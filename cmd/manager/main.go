@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	accessv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
@@ -36,8 +35,7 @@ type options struct {
 	metricsAddr    string
 	probeAddr      string
 	leaderElect    bool
-	webhookCertDir string
-	webhookPort    int
+	serving        servingOptions
 	debounce       time.Duration
 	auditLog       string
 	concurrency    int
@@ -48,8 +46,9 @@ func main() {
 	flag.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
 	flag.BoolVar(&opts.leaderElect, "leader-elect", false, "Elect a leader for status writes (every replica still compiles and serves).")
-	flag.StringVar(&opts.webhookCertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
-	flag.IntVar(&opts.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	flag.StringVar(&opts.serving.webhook.CertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
+	flag.IntVar(&opts.serving.webhook.Port, "webhook-port", 9443, "Port of the webhook server.")
+	opts.serving.bindFlags(flag.CommandLine)
 	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
 	flag.StringVar(&opts.auditLog, "audit-log", "-", "File the audit trail (one JSON line per served change) is appended to; - is standard output.")
 	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
@@ -80,9 +79,6 @@ func run(opts options) error {
 		// runs after the manager stops.
 		LeaderElectionReleaseOnCancel: true,
 	}
-	if opts.webhookCertDir != "" {
-		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{CertDir: opts.webhookCertDir, Port: opts.webhookPort})
-	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), mgrOpts)
 	if err != nil {
 		return err
@@ -107,6 +103,9 @@ func run(opts options) error {
 		Debounce:                opts.debounce,
 		MaxConcurrentReconciles: opts.concurrency,
 	}); err != nil {
+		return err
+	}
+	if err := setupServing(mgr, snapshots, opts.serving); err != nil {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
