@@ -32,13 +32,13 @@ func init() {
 
 // options are the manager's command-line flags.
 type options struct {
-	metricsAddr    string
-	probeAddr      string
-	leaderElect    bool
-	serving        servingOptions
-	debounce       time.Duration
-	auditLog       string
-	concurrency    int
+	metricsAddr string
+	probeAddr   string
+	leaderElect bool
+	serving     servingOptions
+	debounce    time.Duration
+	auditLog    string
+	concurrency int
 }
 
 func main() {
