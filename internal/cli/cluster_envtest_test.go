@@ -72,7 +72,7 @@ func TestFromRealCluster(t *testing.T) {
 
 	var res compileResult
 	decode(t, &res, 0, "compile", "--from-cluster", "--kubeconfig", path)
-	if len(res.Tenants) != 1 || res.Tenants[0].Tenant != "acme-field-services" || res.Tenants[0].Counts.Roles != 9 || res.Tenants[0].Counts.Groups != 8 {
+	if len(res.Tenants) != 1 || res.Tenants[0].Tenant != "acme-field-services" || res.Tenants[0].Counts.Roles != 9 || res.Tenants[0].Counts.Groups != 9 {
 		t.Fatalf("compile from the cluster: %+v", res)
 	}
 	stdout, stderr, code := run(t, "", "diff", "--kubeconfig", path, "cluster:acme-field-services", samples)
