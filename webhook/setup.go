@@ -3,9 +3,14 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -46,6 +51,9 @@ func Setup(mgr manager.Manager, st *store.Store, opts Options) (crwebhook.Server
 	if !opts.CertRotation {
 		return server, mgr.Add(server)
 	}
+	if err := ensureSecret(mgr, types.NamespacedName{Namespace: opts.SecretNamespace, Name: opts.SecretName}); err != nil {
+		return nil, err
+	}
 	ready := make(chan struct{})
 	err := rotator.AddRotator(mgr, &rotator.CertRotator{
 		SecretKey:              types.NamespacedName{Namespace: opts.SecretNamespace, Name: opts.SecretName},
@@ -63,6 +71,28 @@ func Setup(mgr manager.Manager, st *store.Store, opts Options) (crwebhook.Server
 		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
 	}
 	return server, mgr.Add(afterReady{ready: ready, server: server})
+}
+
+// ensureSecret creates the rotation Secret when it does not exist: the
+// rotator only updates an existing Secret, and an install without it (or
+// with it pruned by GitOps) would otherwise never get certificates.
+func ensureSecret(mgr manager.Manager, key types.NamespacedName) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var secret corev1.Secret
+	err := mgr.GetAPIReader().Get(ctx, key, &secret)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading the certificate Secret %s: %w", key, err)
+	}
+	secret = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+		Labels: map[string]string{"app.kubernetes.io/name": "gatehouse"}}}
+	if err := mgr.GetClient().Create(ctx, &secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the certificate Secret %s: %w", key, err)
+	}
+	return nil
 }
 
 // afterReady starts the webhook server once the rotator has written the
