@@ -65,8 +65,8 @@ bench: ## Gatehouse side by side with OPA, Casbin and Cerbos in one run; writes 
 	@if [ -z "$$BENCH_QUICK" ]; then bash hack/bench/build-peers.sh; fi
 	cd bench && go run ./cmd/benchall
 
-bench-go: ## Run the main module's Go benchmarks (compiler, endpoint, admission, controllers).
-	go test -run '^$$' -bench . -benchmem ./...
+bench-go: envtest ## Run the main module's Go benchmarks (compiler, endpoint, admission, controllers on envtest).
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -timeout 60m -run '^$$' -bench . -benchmem ./...
 
 ##@ Build
 
