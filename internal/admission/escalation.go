@@ -97,7 +97,7 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 			}
 		}
 	case *v1alpha1.ApprovalChain:
-		action := v1alpha1.ActionName(o.Spec.Action)
+		action := o.Spec.Action
 		if action == "" {
 			action = "approve"
 		}
@@ -194,8 +194,8 @@ func (h holder) covers(resource v1alpha1.ModuleName, action v1alpha1.ActionName,
 		if g.full {
 			return true
 		}
-		if !(slices.Contains(g.resources, "*") || slices.Contains(g.resources, resource)) ||
-			!(slices.Contains(g.actions, "*") || slices.Contains(g.actions, action)) {
+		if (!slices.Contains(g.resources, "*") && !slices.Contains(g.resources, resource)) ||
+			(!slices.Contains(g.actions, "*") && !slices.Contains(g.actions, action)) {
 			continue
 		}
 		if (g.when == "" || g.when == when) && scopeWithin(scope, g.scope) {

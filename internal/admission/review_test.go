@@ -45,16 +45,6 @@ func tenant() snapshot.Objects {
 	}
 }
 
-func review(t *testing.T, op Operation, obj any, user string, privileged bool) Response {
-	t.Helper()
-	objs := tenant()
-	snap, problems := snapshot.Compile("acme", objs)
-	if len(problems) != 0 {
-		t.Fatalf("fixture problems: %v", problems)
-	}
-	return Review(Request{Operation: op, Object: obj, Tenant: objs, Snapshot: snap, User: User{Name: user}, Privileged: privileged})
-}
-
 func chain(steps ...v1.ApprovalStep) *v1.ApprovalChain {
 	return &v1.ApprovalChain{ObjectMeta: metav1.ObjectMeta{Name: "po"}, Spec: v1.ApprovalChainSpec{Resource: "purchaseorders", Action: "approve", Steps: steps}}
 }

@@ -52,7 +52,9 @@ func TestDecodeNumbersAndLiterals(t *testing.T) {
 			continue
 		}
 		var m map[string]any
-		json.Unmarshal([]byte(body), &m)
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
 		if want := m["context"].(map[string]any)["v"]; !reflect.DeepEqual(r.top.ctx["v"], want) {
 			t.Errorf("%s: got %#v want %#v", v, r.top.ctx["v"], want)
 		}
@@ -201,7 +203,9 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("invalid JSON %q for %q", out, s)
 		}
 		ref, _ := json.Marshal(s)
-		json.Unmarshal(ref, &want)
+		if err := json.Unmarshal(ref, &want); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
 		if got != want {
 			t.Fatalf("%q: got %q want %q", s, got, want)
 		}

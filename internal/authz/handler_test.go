@@ -198,7 +198,9 @@ func TestDefaultTenant(t *testing.T) {
 	}
 	w = do(h, "GET", base+"/.well-known/authzen-configuration", "")
 	md = nil
-	json.Unmarshal(w.Body.Bytes(), &md)
+	if err := json.Unmarshal(w.Body.Bytes(), &md); err != nil {
+		t.Fatalf("tenant metadata: %v: %s", err, w.Body)
+	}
 	if md["policy_decision_point"] != "https://pdp.example.com"+base || md["search_resource_endpoint"] != "https://pdp.example.com"+base+"/access/v1/search/resource" {
 		t.Errorf("tenant metadata %v", md)
 	}

@@ -211,7 +211,9 @@ func TestSubjectAccessReview(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec})
 		w := do(h, "POST", "/subjectaccessreview", string(b))
 		var out map[string]any
-		json.Unmarshal(w.Body.Bytes(), &out)
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Errorf("%s %s %s: %d: answer is not JSON: %v: %s", user, verb, resource, w.Code, err, w.Body)
+		}
 		if w.Code == 200 && (out["apiVersion"] != "authorization.k8s.io/v1" || out["kind"] != "SubjectAccessReview") {
 			t.Errorf("answer type meta: %s", w.Body)
 		}

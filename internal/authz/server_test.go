@@ -58,7 +58,7 @@ func peerSerial(t *testing.T, addr string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
 }
 
@@ -80,8 +80,8 @@ func TestServerTLSReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
+	go func() { _ = srv.Serve(ln) }() // returns ErrServerClosed after Shutdown
+	defer func() { _ = srv.Shutdown(context.Background()) }()
 	addr := ln.Addr().String()
 	if s := peerSerial(t, addr); s != 1 {
 		t.Fatalf("serial %d", s)
@@ -89,8 +89,7 @@ func TestServerTLSReload(t *testing.T) {
 	// Rotate: new files with a later mtime.
 	writeCert(t, certFile, keyFile, 2)
 	later := time.Now().Add(time.Minute)
-	os.Chtimes(certFile, later, later)
-	os.Chtimes(keyFile, later, later)
+	chtimes(t, later, certFile, keyFile)
 	if s := peerSerial(t, addr); s != 1 {
 		t.Errorf("reloaded before the check interval: %d", s)
 	}
@@ -99,9 +98,11 @@ func TestServerTLSReload(t *testing.T) {
 		t.Errorf("not reloaded: serial %d", s)
 	}
 	// A half-written rotation (garbage key) keeps the previous certificate.
-	os.WriteFile(keyFile, []byte("garbage"), 0o600)
+	if err := os.WriteFile(keyFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	later = later.Add(time.Minute)
-	os.Chtimes(keyFile, later, later)
+	chtimes(t, later, keyFile)
 	clock.Add(int64(2 * time.Second))
 	if s := peerSerial(t, addr); s != 2 {
 		t.Errorf("broken rotation: serial %d", s)
@@ -115,6 +116,16 @@ func TestServerTLSReload(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("discovery over TLS: %d", resp.StatusCode)
+	}
+}
+
+// chtimes sets the access and modification times of files to at.
+func chtimes(t *testing.T, at time.Time, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if err := os.Chtimes(f, at, at); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -110,7 +110,7 @@ func readSide(e *env, spec, tenant string, cluster clusterFlags) (*manifest.Set,
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best-effort cleanup of a temp dir
 	if err := gitExtract(rev, path, dir); err != nil {
 		return nil, usageError("%s: %v", spec, err)
 	}
@@ -228,7 +228,7 @@ func printDiffText(e *env, out diffOutput) {
 	w := e.stdout
 	changed := false
 	for _, t := range out.Tenants {
-		if t.Changes.Empty() && t.OldProblems == t.NewProblems {
+		if t.Empty() && t.OldProblems == t.NewProblems {
 			continue
 		}
 		changed = true
@@ -276,7 +276,7 @@ func printDiffMarkdown(e *env, out diffOutput) {
 	fmt.Fprintf(w, "### Gatehouse access changes\n\n`%s` → `%s`\n", out.Old, out.New)
 	changed := false
 	for _, t := range out.Tenants {
-		if t.Changes.Empty() && t.OldProblems == t.NewProblems {
+		if t.Empty() && t.OldProblems == t.NewProblems {
 			continue
 		}
 		changed = true

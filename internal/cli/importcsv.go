@@ -55,14 +55,14 @@ func newImportCmd(e *env) *cobra.Command {
 			if users == "" || out == "" {
 				return usageError("--users and --out are required")
 			}
-			var r io.Reader = e.stdin
+			r := e.stdin
 			name := "-"
 			if users != "-" {
 				f, err := os.Open(users)
 				if err != nil {
 					return usageError("%v", err)
 				}
-				defer f.Close()
+				defer func() { _ = f.Close() }() // opened read-only: nothing to flush
 				r, name = f, users
 			}
 			rows, err := readUsersCSV(name, r)

@@ -156,11 +156,11 @@ func junction(op string, fs []*Filter) *Filter {
 	}
 	var kids []*Filter
 	for _, f := range fs {
-		switch {
-		case f.Op == zero:
+		switch f.Op {
+		case zero:
 			return &Filter{Op: zero}
-		case f.Op == unit:
-		case f.Op == op:
+		case unit:
+		case op:
 			kids = append(kids, f.Children...)
 		default:
 			kids = append(kids, f)
