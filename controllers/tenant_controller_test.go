@@ -471,7 +471,7 @@ var _ = Describe("the tenant controller", Ordered, func() {
 
 	Context("a burst of changes", Ordered, func() {
 		const tenant = "burst"
-		const n = 100 // roles, and as many groups: 200 objects
+		const n = 250 // roles, and as many groups: 500 objects, like `kubectl apply -f` of a big directory
 
 		It("compiles a few times, serves everything, and audits every revision", func() {
 			createNamespace(tenant)
@@ -518,7 +518,7 @@ var _ = Describe("the tenant controller", Ordered, func() {
 			}
 
 			compiles := main.rec.Compiles() - compilesBefore
-			GinkgoWriter.Printf("200 objects compiled in %d rounds\n", compiles)
+			GinkgoWriter.Printf("%d objects compiled in %d rounds\n", 2*n, compiles)
 			Expect(compiles).To(BeNumerically(">=", 1))
 			Expect(compiles).To(BeNumerically("<=", 40), "the burst is debounced")
 
