@@ -1,5 +1,6 @@
 // Package loadgen is Gatehouse's in-tree HTTP/1.1 load generator, used by
-// the authorization endpoint's benchmarks and, later, by the CLI.
+// the authorization endpoint's benchmarks (internal/authz) and by the
+// comparison benchmarks of the bench module.
 //
 // It exists because the usual tools are either unavailable here or too
 // heavy: on a 2-core machine the load generator shares the CPU with the
@@ -9,7 +10,10 @@
 // request, reads the status line, headers and body (Content-Length or
 // chunked), and records the latency into a per-connection histogram. It is
 // closed-loop (one request in flight per connection), so throughput is
-// what the server sustains at that concurrency.
+// what the server sustains at that concurrency. A failed request (I/O
+// error, malformed response, or the server closing the connection) counts
+// as an error if it started in the measured window, and its connection is
+// replaced by a new one.
 //
 // Safety: targets must be loopback addresses, and every run is bounded by
 // a duration and optionally a request count.
@@ -70,6 +74,9 @@ type Result struct {
 	Throughput float64
 	// Latency holds every measured request's latency.
 	Latency Histogram
+	// Reconnects counts connections dialled after a failed request
+	// (all phases); a healthy run has none.
+	Reconnects int64
 	// FirstError is the first error seen, if any.
 	FirstError error
 }
@@ -144,33 +151,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Timeout)
 	defer cancel()
 
+	// Dial every connection up front, so that an absent server fails the
+	// run at once instead of being reported as a run full of errors.
 	conns := make([]net.Conn, cfg.Connections)
-	var d net.Dialer
 	for i := range conns {
-		c, err := d.DialContext(ctx, "tcp", cfg.Addr)
+		c, err := dial(ctx, cfg.Addr, cfg.Timeout)
 		if err != nil {
 			for _, c := range conns[:i] {
 				c.Close()
 			}
 			return nil, fmt.Errorf("loadgen: dial: %w", err)
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
-		}
 		conns[i] = c
 	}
-	// Close connections when the run ends or ctx is cancelled, which also
-	// unblocks reads.
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-stop:
-		}
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
 
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
@@ -180,15 +173,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &workers[i]
-		w.conn, w.reqs, w.idx = conns[i], cfg.Requests, i
+		w.addr, w.reqs, w.idx = cfg.Addr, cfg.Requests, i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(cfg, measureFrom, measureTo, &total)
+			w.run(ctx, conns[i], cfg, measureFrom, measureTo, &total)
 		}()
 	}
 	wg.Wait()
-	close(stop)
 	end := time.Now()
 	if end.After(measureTo) {
 		end = measureTo
@@ -199,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		w := &workers[i]
 		res.Latency.Merge(&w.hist)
 		res.Errors += w.errors
+		res.Reconnects += w.reconnects
 		if res.FirstError == nil && w.err != nil {
 			res.FirstError = w.err
 		}
@@ -214,13 +207,29 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+func dial(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return c, nil
+}
+
+// errClosed reports a response that ended its keep-alive connection.
+var errClosed = errors.New("loadgen: server closed the keep-alive connection")
+
 type worker struct {
-	conn   net.Conn
-	reqs   [][]byte
-	idx    int
-	hist   Histogram
-	errors int64
-	err    error
+	addr       string
+	reqs       [][]byte
+	idx        int
+	hist       Histogram
+	errors     int64
+	reconnects int64
+	err        error
 }
 
 func (w *worker) fail(err error) {
@@ -230,28 +239,65 @@ func (w *worker) fail(err error) {
 	}
 }
 
-func (w *worker) run(cfg Config, measureFrom, measureTo time.Time, total *atomic.Int64) {
-	br := bufio.NewReaderSize(w.conn, 16<<10)
+// run is one connection's closed loop. After a failed request (I/O error,
+// malformed response, or the server closing the connection) it dials a new
+// connection and goes on until the measured window ends; a failure counts
+// as an error only if its request started inside the measured window.
+func (w *worker) run(ctx context.Context, conn net.Conn, cfg Config, measureFrom, measureTo time.Time, total *atomic.Int64) {
+	var br *bufio.Reader
+	var stopClose func() bool
+	attach := func(c net.Conn) {
+		conn = c
+		br = bufio.NewReaderSize(c, 16<<10)
+		// Cancelling ctx closes the connection, which unblocks I/O.
+		stopClose = context.AfterFunc(ctx, func() { c.Close() })
+	}
+	detach := func() {
+		stopClose()
+		conn.Close()
+		conn = nil
+	}
+	attach(conn)
+	defer func() {
+		if conn != nil {
+			detach()
+		}
+	}()
 	for k := w.idx; ; k++ {
-		req := w.reqs[k%len(w.reqs)]
 		t0 := time.Now()
-		if !t0.Before(measureTo) {
+		if !t0.Before(measureTo) || ctx.Err() != nil {
 			return
 		}
-		w.conn.SetDeadline(t0.Add(cfg.Timeout))
-		if _, err := w.conn.Write(req); err != nil {
-			w.fail(err)
-			return
+		measured := !t0.Before(measureFrom)
+		if conn == nil {
+			c, err := dial(ctx, w.addr, cfg.Timeout)
+			if err != nil {
+				if measured && ctx.Err() == nil {
+					w.fail(fmt.Errorf("loadgen: redial: %w", err))
+				}
+				time.Sleep(10 * time.Millisecond) // do not spin on a dead server
+				continue
+			}
+			w.reconnects++
+			attach(c)
+			t0 = time.Now()
 		}
-		status, err := readResponse(br)
+		req := w.reqs[k%len(w.reqs)]
+		conn.SetDeadline(t0.Add(cfg.Timeout))
+		status := 0
+		_, err := conn.Write(req)
+		if err == nil {
+			status, err = readResponse(br)
+		}
 		t1 := time.Now()
 		if err != nil {
-			if t1.Before(measureTo) {
+			detach()
+			if measured && t1.Before(measureTo) && ctx.Err() == nil {
 				w.fail(err)
 			}
-			return
+			continue
 		}
-		if t0.Before(measureFrom) || t1.After(measureTo) {
+		if !measured || t1.After(measureTo) {
 			continue // warm-up, or finished after the window closed
 		}
 		if cfg.ExpectStatus != 0 && status != cfg.ExpectStatus {
@@ -265,8 +311,21 @@ func (w *worker) run(cfg Config, measureFrom, measureTo time.Time, total *atomic
 	}
 }
 
-// readResponse reads one HTTP/1.1 response and discards its body.
+// readResponse reads one HTTP/1.1 response and discards its body. Interim
+// 1xx responses are skipped. A response that closes the connection
+// (Connection: close) is read completely and reported with errClosed, since
+// the connection cannot carry another request.
 func readResponse(br *bufio.Reader) (int, error) {
+	for {
+		status, err := readOne(br)
+		if err == nil && status >= 100 && status < 200 && status != 101 {
+			continue
+		}
+		return status, err
+	}
+}
+
+func readOne(br *bufio.Reader) (int, error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return 0, err
@@ -278,7 +337,7 @@ func readResponse(br *bufio.Reader) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("loadgen: bad status line %q", line)
 	}
-	length, chunked := -1, false
+	length, chunked, closing := -1, false, false
 	for {
 		h, err := br.ReadSlice('\n')
 		if err != nil {
@@ -302,18 +361,26 @@ func readResponse(br *bufio.Reader) (int, error) {
 			length = n
 		case asciiEqualFold(name, "transfer-encoding"):
 			chunked = bytes.Contains(bytes.ToLower(val), []byte("chunked"))
+		case asciiEqualFold(name, "connection"):
+			closing = bytes.Contains(bytes.ToLower(val), []byte("close"))
 		}
 	}
 	switch {
 	case chunked:
-		return status, skipChunked(br)
+		err = skipChunked(br)
 	case length >= 0:
-		_, err := br.Discard(length)
-		return status, err
+		_, err = br.Discard(length)
 	case status == 204 || status == 304 || status/100 == 1:
-		return status, nil
+	default:
+		return 0, errors.New("loadgen: response without length on a keep-alive connection")
 	}
-	return 0, errors.New("loadgen: response without length on a keep-alive connection")
+	if err != nil {
+		return 0, err
+	}
+	if closing {
+		return status, errClosed
+	}
+	return status, nil
 }
 
 func skipChunked(br *bufio.Reader) error {

@@ -3,11 +3,14 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,17 +51,151 @@ func TestHistogramQuantiles(t *testing.T) {
 
 func TestReadResponse(t *testing.T) {
 	in := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" +
-		"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nTrailer: 1\r\n\r\n" +
-		"HTTP/1.1 204 No Content\r\n\r\n"
+		"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\nA\r\n0123456789\r\n0\r\nTrailer: 1\r\n\r\n" +
+		"HTTP/1.1 204 No Content\r\n\r\n" +
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}" +
+		"HTTP/1.0 500 Internal Server Error\r\nTRANSFER-ENCODING: Chunked\r\n\r\n0\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 	br := bufio.NewReader(strings.NewReader(in))
-	for _, want := range []int{200, 404, 204} {
+	for _, want := range []int{200, 404, 204, 201, 500, 200} {
 		got, err := readResponse(br)
 		if err != nil || got != want {
 			t.Fatalf("got %d %v, want %d", got, err, want)
 		}
 	}
-	if _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\n\r\n"))); err == nil {
-		t.Error("response without length accepted")
+	if br.Buffered() != 0 {
+		t.Errorf("%d bytes left unread", br.Buffered())
+	}
+	// Connection: close is read through, then reported.
+	br = bufio.NewReader(strings.NewReader("HTTP/1.1 503 Unavailable\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye"))
+	if got, err := readResponse(br); got != 503 || !errors.Is(err, errClosed) {
+		t.Errorf("Connection: close: got %d %v", got, err)
+	}
+	for name, bad := range map[string]string{
+		"no length":      "HTTP/1.1 200 OK\r\n\r\n",
+		"status line":    "HTTP/2 200\r\n\r\n",
+		"content-length": "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+		"chunk size":     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"short body":     "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+		"short chunk":    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+		"eof":            "",
+	} {
+		if _, err := readResponse(bufio.NewReader(strings.NewReader(bad))); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// countingServer counts the TCP connections its clients open.
+func countingServer(t *testing.T, h http.HandlerFunc) (addr string, conns *atomic.Int64) {
+	t.Helper()
+	conns = new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), conns
+}
+
+func TestKeepAliveReuse(t *testing.T) {
+	addr, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"decision":true}`))
+	})
+	res, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)},
+		Connections: 3, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond, ExpectStatus: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Reconnects != 0 || res.Requests < 10 {
+		t.Fatalf("%v, %d reconnects (first error %v)", res, res.Reconnects, res.FirstError)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("%d requests over %d connections, want 3", res.Requests, n)
+	}
+}
+
+func TestErrorCounting(t *testing.T) {
+	addr, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			http.Error(w, "no", http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	reqs := [][]byte{NewRequest("GET", addr, "/ok", nil), NewRequest("GET", addr, "/fail", nil)}
+	res, err := Run(context.Background(), Config{Addr: addr, Requests: reqs, Connections: 2,
+		Duration: 100 * time.Millisecond, ExpectStatus: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Requests alternate on every connection, so about half fail.
+	if res.Requests == 0 || res.Errors == 0 || res.Errors > res.Requests+2 || res.Errors < res.Requests-2 {
+		t.Fatalf("%v", res)
+	}
+	if res.FirstError == nil || !strings.Contains(res.FirstError.Error(), "status 500") {
+		t.Errorf("first error %v", res.FirstError)
+	}
+	// Without ExpectStatus any complete response counts.
+	res, err = Run(context.Background(), Config{Addr: addr, Requests: reqs, Duration: 50 * time.Millisecond})
+	if err != nil || res.Errors != 0 || res.Requests == 0 {
+		t.Fatalf("%v %v", res, err)
+	}
+}
+
+func TestServerClosingConnections(t *testing.T) {
+	// Every response closes its connection: each request is an error, and
+	// the worker redials instead of giving up.
+	addr, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Write([]byte("bye"))
+	})
+	res, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)},
+		Connections: 2, Duration: 100 * time.Millisecond, ExpectStatus: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 0 || res.Errors < 4 || res.Reconnects < 4 || !errors.Is(res.FirstError, errClosed) {
+		t.Fatalf("%v, %d reconnects, first error %v", res, res.Reconnects, res.FirstError)
+	}
+	if conns.Load() < res.Reconnects {
+		t.Errorf("%d connections seen, %d reconnects", conns.Load(), res.Reconnects)
+	}
+}
+
+func TestWarmupErrorsExcluded(t *testing.T) {
+	// The server fails its first 50 ms; the warm-up lasts 300 ms, so the
+	// measured window sees no error.
+	start := time.Now()
+	addr, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if time.Since(start) < 50*time.Millisecond {
+			http.Error(w, "cold", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("warm"))
+	})
+	res, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)},
+		Warmup: 300 * time.Millisecond, Duration: 100 * time.Millisecond, ExpectStatus: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Requests == 0 {
+		t.Fatalf("%v (first error %v)", res, res.FirstError)
+	}
+}
+
+func TestDialFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // only its free port is wanted
+	if _, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)}}); err == nil {
+		t.Error("run against a closed port succeeded")
 	}
 }
 
@@ -68,7 +205,7 @@ func TestCheckLoopback(t *testing.T) {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"10.0.0.1:80", "192.168.1.1:80", "8.8.8.8:53", "example.com:80", "nohost"} {
+	for _, bad := range []string{"10.0.0.1:80", "192.168.1.1:80", "8.8.8.8:53", "example.com:80", "nohost", "[::ffff:10.0.0.1]:80", "0.0.0.0:80"} {
 		if err := CheckLoopback(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
