@@ -203,7 +203,7 @@ func (r *report) markdown() string {
 	table(&b, []string{"system", "time/op", "allocs/op", "B/op", "note"}, rows)
 
 	b.WriteString("## 2. HTTP single evaluation, 64 connections\n\n")
-	fmt.Fprintf(&b, "Closed loop, 64 keep-alive connections, the same in-tree Go load generator (bench/load.go: one goroutine per connection writing pre-rendered HTTP/1.1 requests and reading the answers; lighter than net/http's client, which shares the 2 cores with the server) for every server, loopback only; %v warm-up excluded, then %v measured. Bodies are the request mix, pre-encoded in each server's own format (AuthZEN for Gatehouse and the bare handler, `{\"input\":...}` for OPA, CheckResources for Cerbos).\n\n", r.warmup, r.duration)
+	fmt.Fprintf(&b, "Closed loop, 64 keep-alive connections, the same in-tree Go load generator (internal/loadgen: one goroutine per connection writing pre-rendered HTTP/1.1 requests and reading the answers; lighter than net/http's client, which shares the 2 cores with the server) for every server, loopback only; %v warm-up excluded, then %v measured. Bodies are the request mix, pre-encoded in each server's own format (AuthZEN for Gatehouse and the bare handler, `{\"input\":...}` for OPA, CheckResources for Cerbos).\n\n", r.warmup, r.duration)
 	rows = nil
 	g := r.load(r.http, "gatehouse")
 	for _, x := range r.http {
