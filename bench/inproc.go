@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot/snapshottest"
 )
 
 // The in-process benchmark bodies, shared by bench_test.go (go test
@@ -16,7 +17,7 @@ import (
 // BenchGatehouseCheck checks the decoded requests of the whole mix (scope
 // path and CEL conditions).
 func BenchGatehouseCheck(t *Tenant) func(b *testing.B) {
-	reqs := PackRequests(t.Checks)
+	reqs := snapshottest.PackRequests(t.Checks)
 	for i := range reqs {
 		reqs[i].Resource.Properties = t.Checks[i].Resource.Properties
 	}

@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot/snapshottest"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
 )
 
@@ -165,7 +165,7 @@ func (t *Tenant) Group(name string) *tenantgen.Group {
 
 // ScopeChecks are the checks whose decision runs no CEL condition (the
 // scope path), recognised by not allocating, laid out as a decoder would
-// (see PackRequests).
+// (see snapshottest.PackRequests).
 func (t *Tenant) ScopeChecks() []snapshot.Request {
 	var out []snapshot.Request
 	for i := range t.Checks {
@@ -174,36 +174,5 @@ func (t *Tenant) ScopeChecks() []snapshot.Request {
 			out = append(out, q)
 		}
 	}
-	return PackRequests(out)
-}
-
-// PackRequests lays each request's strings out next to each other in one
-// arena, in request order, as a decoder filling requests from a buffer
-// would (as internal/snapshot's benchmarks do).
-func PackRequests(reqs []snapshot.Request) []snapshot.Request {
-	arena := make([]byte, 0, len(reqs)*160)
-	str := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		if cap(arena)-len(arena) < len(s) {
-			arena = make([]byte, 0, 1<<20)
-		}
-		start := len(arena)
-		arena = append(arena, s...)
-		return unsafe.String(unsafe.SliceData(arena[start:]), len(s))
-	}
-	out := make([]snapshot.Request, len(reqs))
-	for i, r := range reqs {
-		o := &out[i]
-		*o = r
-		o.Subject.ID, o.Action, o.Resource.Type = str(r.Subject.ID), str(r.Action), str(r.Resource.Type)
-		o.Resource.OwnerID, o.Resource.Unit = str(r.Resource.OwnerID), str(r.Resource.Unit)
-		o.Resource.FacilityID, o.Resource.CompanyID = str(r.Resource.FacilityID), str(r.Resource.CompanyID)
-		o.Resource.AssigneeIDs = nil
-		for _, a := range r.Resource.AssigneeIDs {
-			o.Resource.AssigneeIDs = append(o.Resource.AssigneeIDs, str(a))
-		}
-	}
-	return out
+	return snapshottest.PackRequests(out)
 }

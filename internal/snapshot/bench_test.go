@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot/snapshottest"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
 )
 
@@ -95,46 +95,14 @@ func scopeRequests(t *benchTenant) []snapshot.Request {
 	return out
 }
 
-// packRequests lays each request's strings out next to each other in one
-// arena, in request order, as a decoder filling requests from a buffer
-// would: a request's own data is then one or two cache lines, fetched
-// sequentially, while the snapshot data of its random subject stays cold.
-func packRequests(reqs []snapshot.Request) []snapshot.Request {
-	arena := make([]byte, 0, len(reqs)*160)
-	str := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		if cap(arena)-len(arena) < len(s) {
-			arena = make([]byte, 0, 1<<20)
-		}
-		start := len(arena)
-		arena = append(arena, s...)
-		return unsafe.String(unsafe.SliceData(arena[start:]), len(s))
-	}
-	out := make([]snapshot.Request, len(reqs))
-	for i, r := range reqs {
-		o := &out[i]
-		*o = r
-		o.Subject.ID, o.Action, o.Resource.Type = str(r.Subject.ID), str(r.Action), str(r.Resource.Type)
-		o.Resource.OwnerID, o.Resource.Unit = str(r.Resource.OwnerID), str(r.Resource.Unit)
-		o.Resource.FacilityID, o.Resource.CompanyID = str(r.Resource.FacilityID), str(r.Resource.CompanyID)
-		o.Resource.AssigneeIDs = nil
-		for _, a := range r.Resource.AssigneeIDs {
-			o.Resource.AssigneeIDs = append(o.Resource.AssigneeIDs, str(a))
-		}
-	}
-	return out
-}
-
 // BenchmarkCheckScope is the headline figure: scope-path checks (no CEL)
 // of random subjects of the tenant, 80% allowed, requests laid out as a
-// decoder would (see packRequests).
+// decoder would (see snapshottest.PackRequests).
 func BenchmarkCheckScope(b *testing.B) {
 	for _, users := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
 			t := tenantOf(b, users)
-			reqs := packRequests(scopeRequests(t))
+			reqs := snapshottest.PackRequests(scopeRequests(t))
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu := startCPU()
@@ -339,7 +307,7 @@ func BenchmarkCompile1M(b *testing.B) {
 			scope = append(scope, req)
 		}
 	}
-	scope = packRequests(scope)
+	scope = snapshottest.PackRequests(scope)
 	// Timed by hand: testing.Benchmark inside a benchmark deadlocks on the
 	// testing package's benchmark lock.
 	const n = 5_000_000
