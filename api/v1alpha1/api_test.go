@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -261,17 +262,33 @@ func kubectlOrSkip() string {
 }
 
 // runKubectl runs kubectl against the envtest API server with an admin
-// kubeconfig.
+// kubeconfig. It retries for a while: right after the CRDs are installed the
+// API server may not publish their discovery and OpenAPI documents yet.
 func runKubectl(kubectl string, args ...string) string {
+	GinkgoHelper()
 	user, err := env.ControlPlane.AddUser(envtestAdmin(), nil)
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig, err := user.KubeConfig()
 	Expect(err).NotTo(HaveOccurred())
-	file := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+	dir := GinkgoT().TempDir()
+	file := filepath.Join(dir, "kubeconfig")
 	Expect(os.WriteFile(file, kubeconfig, 0o600)).To(Succeed())
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", file}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	Expect(cmd.Run()).To(Succeed(), stderr.String())
-	return stdout.String()
+	var out string
+	Eventually(func() error {
+		var stdout, stderr bytes.Buffer
+		// A fresh cache directory per attempt: kubectl would otherwise keep
+		// serving the discovery it cached before the CRDs were published.
+		cache, err := os.MkdirTemp(dir, "cache")
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", file, "--cache-dir", cache}, args...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("kubectl %v: %w: %s", args, err, stderr.String())
+		}
+		out = stdout.String()
+		return nil
+	}, 60*time.Second, time.Second).Should(Succeed())
+	return out
 }
