@@ -139,25 +139,17 @@ func BenchmarkCheckScopeScattered(b *testing.B) {
 func BenchmarkCheckScopeHot(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	reqs := scopeRequests(t)[:64]
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		t.snap.Check(&reqs[i%len(reqs)])
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkCheckNaive(b *testing.B) {
 	t := tenantOf(b, 100_000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		r := &t.reqs[i%len(t.reqs)]
 		t.model.Allowed(r.Subject, r.Action, r.Record)
-	}
-	cpu.report(b)
+	})
 }
 
 // celRequests are requests whose decision evaluates a CEL condition.
@@ -178,13 +170,9 @@ func BenchmarkCheckCEL(b *testing.B) {
 	if len(reqs) == 0 {
 		b.Skip("no CEL requests")
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		t.snap.Check(&reqs[i%len(reqs)])
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkCheckExternalGroups(b *testing.B) {
@@ -200,13 +188,9 @@ func BenchmarkCheckExternalGroups(b *testing.B) {
 			}
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		t.snap.Check(&reqs[i%len(reqs)])
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkFields(b *testing.B) {
@@ -218,64 +202,44 @@ func BenchmarkFields(b *testing.B) {
 			reqs = append(reqs, req)
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		t.snap.Fields(&reqs[i%len(reqs)])
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkPlan(b *testing.B) {
 	t := tenantOf(b, 100_000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		r := &t.reqs[i%len(t.reqs)]
 		t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkPlanSQL(b *testing.B) {
 	t := tenantOf(b, 100_000)
 	cols := map[string]string{"ownerId": "owner_id", "assigneeIds": "assignee_ids", "unit": "unit", "facilityId": "facility_id",
 		"companyId": "company_id", "projectContacts": "contacts", "amount": "amount", "id": "id"}
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		r := &t.reqs[i%len(t.reqs)]
 		p := t.snap.Plan(snapshot.Subject{ID: r.Subject}, r.Action, r.Record.Module)
 		_, _, _ = p.SQL(cols)
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkWhoCan(b *testing.B) {
 	t := tenantOf(b, 100_000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		r := toRequest(t.reqs[i%len(t.reqs)])
 		t.snap.WhoCan(r.Action, r.Resource)
-	}
-	cpu.report(b)
+	})
 }
 
 func BenchmarkActions(b *testing.B) {
 	t := tenantOf(b, 100_000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU()
-	for i := 0; i < b.N; i++ {
+	measure(b, func(i int) {
 		r := toRequest(t.reqs[i%len(t.reqs)])
 		t.snap.Actions(r.Subject, r.Resource)
-	}
-	cpu.report(b)
+	})
 }
 
 // BenchmarkCompile1M needs GATEHOUSE_BENCH_1M=1: generating a million
@@ -321,4 +285,17 @@ func BenchmarkCompile1M(b *testing.B) {
 	runtime.UnlockOSThread()
 	b.ReportMetric(float64(wall.Nanoseconds())/n, "check-ns")
 	b.ReportMetric(float64(cpuTime.Nanoseconds())/n, "check-cpu-ns")
+}
+
+// measure runs op b.N times with allocations and per-thread CPU time
+// reported, after the benchmark's set-up.
+func measure(b *testing.B, op func(i int)) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	for i := 0; i < b.N; i++ {
+		op(i)
+	}
+	cpu.report(b)
 }
