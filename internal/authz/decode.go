@@ -522,59 +522,28 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 			return false
 		}
 		var bit uint8
-		null := s.peek() == 'n'
 		switch k {
 		case snapshot.PropOwnerID:
 			bit = 1
-			if null {
-				ok = s.literal(n.ownerID, "null")
-			} else {
-				res.OwnerID, ok = s.stringField(n.ownerID)
-			}
+			ok = s.nullableString(n.ownerID, &res.OwnerID)
 		case snapshot.PropAssigneeIDs:
 			bit = 2
-			if null {
-				ok = s.literal(n.assignees, "null")
-			} else if t != nil {
-				t.bufAssignees, ok = s.stringList(n.assignees, t.bufAssignees)
-				res.AssigneeIDs = t.bufAssignees
-			} else {
-				res.AssigneeIDs, ok = s.stringList(n.assignees, nil)
-			}
+			ok = s.nullableStrings(n.assignees, &res.AssigneeIDs, t.assigneeBuf())
 		case snapshot.PropUnit:
 			bit = 4
-			if null {
-				ok = s.literal(n.unit, "null")
-			} else {
-				res.Unit, ok = s.stringField(n.unit)
-			}
+			ok = s.nullableString(n.unit, &res.Unit)
 		case snapshot.PropFacilityID:
 			bit = 8
-			if null {
-				ok = s.literal(n.facility, "null")
-			} else {
-				res.FacilityID, ok = s.stringField(n.facility)
-			}
+			ok = s.nullableString(n.facility, &res.FacilityID)
 		case snapshot.PropCompanyID:
 			bit = 16
-			if null {
-				ok = s.literal(n.company, "null")
-			} else {
-				res.CompanyID, ok = s.stringField(n.company)
-			}
+			ok = s.nullableString(n.company, &res.CompanyID)
 		case snapshot.PropProjectContacts:
 			bit = 32
-			if null {
-				ok = s.literal(n.contacts, "null")
-			} else if t != nil {
-				t.bufContacts, ok = s.stringList(n.contacts, t.bufContacts)
-				res.ProjectContacts = t.bufContacts
-			} else {
-				res.ProjectContacts, ok = s.stringList(n.contacts, nil)
-			}
+			ok = s.nullableStrings(n.contacts, &res.ProjectContacts, t.contactBuf())
 		case snapshot.PropApprovals:
 			bit = 64
-			if null {
+			if s.peek() == 'n' {
 				ok = s.literal(n.approvals, "null")
 			} else {
 				var buf []snapshot.Approval
@@ -610,6 +579,51 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 			return false
 		}
 	}
+}
+
+// nullableString decodes a string property that may be null (a null
+// leaves dst unset).
+func (s *scanner) nullableString(field string, dst *string) bool {
+	if s.peek() == 'n' {
+		return s.literal(field, "null")
+	}
+	v, ok := s.stringField(field)
+	*dst = v
+	return ok
+}
+
+// nullableStrings decodes a string-list property that may be null into dst,
+// reusing *buf when buf is not nil (the hot path lends its buffers).
+func (s *scanner) nullableStrings(field string, dst *[]string, buf *[]string) bool {
+	if s.peek() == 'n' {
+		return s.literal(field, "null")
+	}
+	var reuse []string
+	if buf != nil {
+		reuse = *buf
+	}
+	list, ok := s.stringList(field, reuse)
+	if buf != nil {
+		*buf = list
+	}
+	*dst = list
+	return ok
+}
+
+// assigneeBuf and contactBuf lend the tuple's list buffers; a nil tuple
+// (candidates) lends none.
+func (t *tuple) assigneeBuf() *[]string {
+	if t == nil {
+		return nil
+	}
+	return &t.bufAssignees
+}
+
+func (t *tuple) contactBuf() *[]string {
+	if t == nil {
+		return nil
+	}
+	return &t.bufContacts
 }
 
 func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Approval, bool) {
