@@ -38,7 +38,8 @@ tests and small installations.
 
 Tenants are served under /tenants/<tenant>/...; with a single tenant, also at
 the root (/access/v1/evaluation). With --watch the manifests are re-read
-every --interval when a file changes; a version with unreadable files is
+once a change has held for one --interval (so a half-written file is not
+served); a version with unreadable files is
 not served (the previous one stays), and objects with compile problems are
 left out, as on a cluster.
 
@@ -184,7 +185,7 @@ func serveSet(e *env, st *store.Store, set *manifest.Set) []string {
 // watchFiles re-reads the manifests whenever a file's size or modification
 // time changes (polling: it works the same on every OS and file system).
 func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, interval time.Duration) {
-	last := fingerprint(src.files)
+	w := fileWatch{served: fingerprint(src.files)}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -193,11 +194,9 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 			return
 		case <-t.C:
 		}
-		fp := fingerprint(src.files)
-		if fp == last {
+		if !w.observe(fingerprint(src.files)) {
 			continue
 		}
-		last = fp
 		set, err := src.read(e)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
@@ -205,6 +204,30 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 		}
 		serveSet(e, st, set)
 	}
+}
+
+// fileWatch decides when changed files are worth reading. A change is read
+// only once it has held for a whole poll interval: editors and os.WriteFile
+// truncate before they write, and reading that half-written moment would
+// serve an empty tenant (or none) until the next poll.
+type fileWatch struct {
+	served  string // fingerprint of the version last read
+	pending string // fingerprint seen on the previous poll, not yet read
+}
+
+// observe records the fingerprint of one poll and reports whether the files
+// should be read now.
+func (w *fileWatch) observe(current string) bool {
+	if current == w.served {
+		w.pending = ""
+		return false
+	}
+	if current != w.pending {
+		w.pending = current
+		return false
+	}
+	w.served, w.pending = current, ""
+	return true
 }
 
 // fingerprint summarizes the names, sizes and modification times of the

@@ -161,3 +161,41 @@ func TestServeToken(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestFileWatchObserve(t *testing.T) {
+	tests := map[string]struct {
+		polls []string
+		reads []bool
+	}{
+		"unchanged files are never read": {
+			polls: []string{"v1", "v1", "v1"},
+			reads: []bool{false, false, false},
+		},
+		"a change is read once it holds for a poll": {
+			polls: []string{"v2", "v2", "v2"},
+			reads: []bool{false, true, false},
+		},
+		"a half-written file that is finished by the next poll is skipped": {
+			polls: []string{"empty", "v2", "v2"},
+			reads: []bool{false, false, true},
+		},
+		"a change that is reverted before it settles is never read": {
+			polls: []string{"v2", "v1", "v1"},
+			reads: []bool{false, false, false},
+		},
+		"a file that keeps changing is read when it stops": {
+			polls: []string{"a", "b", "c", "c"},
+			reads: []bool{false, false, false, true},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := fileWatch{served: "v1"}
+			for i, fp := range tc.polls {
+				if got := w.observe(fp); got != tc.reads[i] {
+					t.Errorf("poll %d (%s): read %v, want %v", i, fp, got, tc.reads[i])
+				}
+			}
+		})
+	}
+}
