@@ -37,6 +37,9 @@ var (
 	env    *envtest.Environment
 	cfg    *rest.Config
 	k8s    client.Client
+	// managerCfg authenticates as the manager's ServiceAccount with the
+	// RBAC of config/rbac: the replicas run with exactly what ships.
+	managerCfg *rest.Config
 	scheme = runtime.NewScheme()
 	ctx    = context.Background()
 )
@@ -57,6 +60,9 @@ var _ = BeforeSuite(func() {
 	cfg, err = env.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: managerNamespace}})).To(Succeed())
+	managerCfg, err = testenv.ManagerCredentials(ctx, env, k8s, managerNamespace)
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -112,7 +118,9 @@ type replicaOptions struct {
 	leaderElect bool
 }
 
-const leaseNamespace = "gatehouse-leases"
+// managerNamespace is the install namespace: the manager's RBAC and its
+// leader election lease live there.
+const managerNamespace = "gatehouse-system"
 
 func startReplica(o replicaOptions) *replica {
 	mgrOpts := ctrl.Options{
@@ -126,13 +134,13 @@ func startReplica(o replicaOptions) *replica {
 	if o.leaderElect {
 		mgrOpts.LeaderElection = true
 		mgrOpts.LeaderElectionID = "gatehouse-test"
-		mgrOpts.LeaderElectionNamespace = leaseNamespace
+		mgrOpts.LeaderElectionNamespace = managerNamespace
 		mgrOpts.LeaderElectionReleaseOnCancel = true
 		mgrOpts.LeaseDuration = ptr.To(4 * time.Second)
 		mgrOpts.RenewDeadline = ptr.To(3 * time.Second)
 		mgrOpts.RetryPeriod = ptr.To(200 * time.Millisecond)
 	}
-	mgr, err := ctrl.NewManager(cfg, mgrOpts)
+	mgr, err := ctrl.NewManager(managerCfg, mgrOpts)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	r := &replica{mgr: mgr, store: store.New(), audit: &auditBuffer{}, done: make(chan error, 1)}
 	r.rec, err = controllers.SetupWithManager(mgr, controllers.Options{

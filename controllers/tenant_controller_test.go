@@ -669,7 +669,6 @@ var _ = Describe("two replicas", Ordered, func() {
 	var a, b *replica
 
 	BeforeAll(func() {
-		createNamespace(leaseNamespace)
 		createNamespace(tenant)
 	})
 	AfterAll(func() {

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/webhook"
 )
 
@@ -53,7 +54,11 @@ var _ = Describe("built-in certificate rotation", func() {
 		Expect(listener.Close()).To(Succeed())
 		certDir := GinkgoT().TempDir()
 
-		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+		// The manager runs as its ServiceAccount with the shipped RBAC:
+		// Secrets are granted in its own namespace only.
+		managerCfg, err := testenv.ManagerCredentials(ctx, env, admin, ns)
+		Expect(err).NotTo(HaveOccurred())
+		mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 		Expect(err).NotTo(HaveOccurred())
 		server, err := webhook.Setup(mgr, st, webhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, CertRotation: true,
 			SecretNamespace: ns, SecretName: secretName, ServiceDNSName: dnsName, WebhookConfigName: configName})

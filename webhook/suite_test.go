@@ -35,6 +35,8 @@ var (
 	scheme = runtime.NewScheme()
 	ctx    context.Context
 	cancel context.CancelFunc
+	// webhookCache is the informer cache the webhook lists tenants from.
+	webhookCache client.Reader
 )
 
 func TestWebhook(t *testing.T) {
@@ -71,6 +73,7 @@ var _ = BeforeSuite(func() {
 	}()
 	Eventually(func() error { return server.StartedChecker()(nil) }).Should(Succeed())
 	Expect(mgr.GetCache().WaitForCacheSync(ctx)).To(BeTrue())
+	webhookCache = mgr.GetCache()
 
 	// A ClusterRole like config/rbac's tenant-admin role, bound per test namespace.
 	Expect(admin.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "tenant-editor"}, Rules: []rbacv1.PolicyRule{{
@@ -134,6 +137,21 @@ func adminClient() (client.Client, *warnings) {
 	user, err := env.ControlPlane.AddUser(envtest.User{Name: "cluster-admin", Groups: []string{"system:masters"}}, nil)
 	Expect(err).NotTo(HaveOccurred())
 	return clientFor(user.Config())
+}
+
+// awaitCached waits until the webhook's informer cache holds objs as
+// created or updated. The webhook lists the tenant from that cache, so a
+// review that depends on an object the test just wrote must wait for it, as
+// the API server's watch delivers it a moment later.
+func awaitCached(objs ...client.Object) {
+	GinkgoHelper()
+	for _, obj := range objs {
+		Eventually(func(g Gomega) {
+			seen := obj.DeepCopyObject().(client.Object)
+			g.Expect(webhookCache.Get(ctx, client.ObjectKeyFromObject(obj), seen)).To(Succeed())
+			g.Expect(seen.GetResourceVersion()).To(Equal(obj.GetResourceVersion()))
+		}).Should(Succeed())
+	}
 }
 
 func newTenant(name string) {

@@ -59,6 +59,7 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			group(ns, "admins", []v1.SubjectID{"ada"}, "tenant-admin"),
 		} {
 			Expect(cluster.Create(ctx, obj)).To(Succeed())
+			awaitCached(obj)
 		}
 		clusterWarns.take()
 		compileTenant(ns)
@@ -82,8 +83,10 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			expectDenied(cluster.Update(ctx, &tech), "spec.extends[0]: Cycle: extends forms a cycle: technician -> supervisor -> technician")
 		})
 		It("a memberGroups cycle", func() {
-			Expect(cluster.Create(ctx, &v1.UserGroup{ObjectMeta: metav1.ObjectMeta{Name: "crew", Namespace: ns},
-				Spec: v1.UserGroupSpec{MemberGroups: []v1.ObjectName{"techs"}}})).To(Succeed())
+			crew := &v1.UserGroup{ObjectMeta: metav1.ObjectMeta{Name: "crew", Namespace: ns},
+				Spec: v1.UserGroupSpec{MemberGroups: []v1.ObjectName{"techs"}}}
+			Expect(cluster.Create(ctx, crew)).To(Succeed())
+			awaitCached(crew)
 			var techs v1.UserGroup
 			Expect(cluster.Get(ctx, client.ObjectKey{Namespace: ns, Name: "techs"}, &techs)).To(Succeed())
 			techs.Spec.MemberGroups = []v1.ObjectName{"crew"}
@@ -117,7 +120,9 @@ var _ = Describe("the validating webhook", Ordered, func() {
 		})
 		It("deleting a role still referenced, listing the referrers", func() {
 			Expect(cluster.Create(ctx, role(ns, "temp", nil, perm("assets", "view", v1.ScopeAll)))).To(Succeed())
-			Expect(cluster.Create(ctx, group(ns, "temp-users", nil, "temp"))).To(Succeed())
+			users := group(ns, "temp-users", nil, "temp")
+			Expect(cluster.Create(ctx, users)).To(Succeed())
+			awaitCached(users)
 			clusterWarns.take()
 			Expect(cluster.Delete(ctx, role(ns, "temp", nil))).To(Succeed())
 			Expect(clusterWarns.take()).To(ConsistOf(ContainSubstring(`Role "temp" is still referenced by UserGroup temp-users (spec.roles[0])`)))
