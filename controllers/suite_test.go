@@ -34,14 +34,14 @@ import (
 )
 
 var (
-	env    *envtest.Environment
-	cfg    *rest.Config
-	k8s    client.Client
+	env *envtest.Environment
+	cfg *rest.Config
+	k8s client.Client
 	// managerCfg authenticates as the manager's ServiceAccount with the
 	// RBAC of config/rbac: the replicas run with exactly what ships.
 	managerCfg *rest.Config
-	scheme = runtime.NewScheme()
-	ctx    = context.Background()
+	scheme     = runtime.NewScheme()
+	ctx        = context.Background()
 )
 
 func TestControllers(t *testing.T) {
