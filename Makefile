@@ -36,8 +36,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint (built from the module proxy).
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (built from the module proxy) on the main and bench modules.
 	$(GOLANGCI_LINT) run ./...
+	cd bench && $(GOLANGCI_LINT) run ./...
 
 $(GOLANGCI_LINT): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(CURDIR)/bin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint

@@ -59,7 +59,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -69,11 +69,11 @@ func serveInProcess(name string, h http.Handler) (*Server, error) {
 		return nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l)
+	go func() { _ = srv.Serve(l) }()
 	return &Server{Name: name, Base: "http://" + l.Addr().String(), stop: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
 	}}, nil
 }
 
@@ -178,7 +178,7 @@ func StartBare() (*Server, error) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"decision": true})
+		_ = json.NewEncoder(w).Encode(map[string]any{"decision": true})
 	})
 	s, err := serveInProcess("bare net/http", h)
 	if err != nil {
@@ -203,23 +203,23 @@ func startProc(bin string, args []string, logPath string) (*procServer, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
-		lf.Close()
+		_ = lf.Close()
 		return nil, err
 	}
 	p := &procServer{cmd: cmd, done: make(chan struct{}), log: lf}
-	go func() { cmd.Wait(); close(p.done) }()
+	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
 func (p *procServer) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-	p.log.Close()
+	_ = p.log.Close()
 }
 
 // waitReady polls a health URL until it answers 200, the process dies, or

@@ -56,7 +56,6 @@ type memRow struct {
 	mem     uint64
 	memKind string
 	note    string
-	skipped string
 }
 
 type scaleRow struct {
@@ -115,13 +114,15 @@ func main() {
 	if v := os.Getenv("BENCH_OUT"); v != "" {
 		c.out = v
 	}
-	flag.Set("test.benchtime", c.benchtime.String())
+	if err := flag.Set("test.benchtime", c.benchtime.String()); err != nil {
+		fail(err)
+	}
 	rounds = c.rounds
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	c.work = dir
 
 	r := &report{cfg: c, started: time.Now().UTC(), versions: map[string]string{}}
@@ -192,12 +193,12 @@ func machine() string {
 	}
 	nproc := runtime.NumCPU()
 	if out, err := exec.Command("nproc").Output(); err == nil {
-		fmt.Sscan(string(out), &nproc)
+		_, _ = fmt.Sscan(string(out), &nproc)
 	}
 	mem := ""
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb uint64
-		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		_, _ = fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
 		mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/(1<<20))
 	}
 	return fmt.Sprintf("%d cores (nproc), %s%s, %s/%s", nproc, model, mem, runtime.GOOS, runtime.GOARCH)
@@ -320,7 +321,7 @@ func (r *report) run(ctx context.Context) error {
 		bench1("Gatehouse Plan", bench.BenchPlan(t, subs), "filter AST (SQL rendering not included)"),
 		bench1("OPA partial eval (rego.Partial)", bench.BenchPartial(o, subs), "prepared partial query, residual queries"),
 	)
-	o, cb = nil, nil
+	// o and cb are not used below, so the GC can reclaim them during the HTTP runs.
 
 	// 2/3. HTTP.
 	if err := r.runHTTP(ctx, t); err != nil {
