@@ -26,6 +26,9 @@ type LoadConfig struct {
 	MaxRequests int64
 	// ChecksPerRequest scales throughput to checks/s (batch requests).
 	ChecksPerRequest int
+	// Rate, when > 0, paces the load at that many requests/s in total
+	// (loadgen.Config.Rate); 0 is closed loop.
+	Rate float64
 }
 
 // LoadResult is what the measured window saw.
@@ -119,6 +122,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		MaxRequests:  cfg.MaxRequests,
 		Timeout:      10 * time.Second,
 		ExpectStatus: http.StatusOK,
+		Rate:         cfg.Rate,
 	})
 	if err != nil {
 		return LoadResult{}, err

@@ -8,9 +8,15 @@
 // than a fast server does. loadgen therefore speaks just enough HTTP/1.1
 // over raw keep-alive connections: each connection sends a prebuilt
 // request, reads the status line, headers and body (Content-Length or
-// chunked), and records the latency into a per-connection histogram. It is
-// closed-loop (one request in flight per connection), so throughput is
-// what the server sustains at that concurrency. A failed request (I/O
+// chunked), and records the latency into a per-connection histogram. By
+// default it is closed-loop (one request in flight per connection), so
+// throughput is what the server sustains at that concurrency. With a Rate
+// it is paced instead: requests go out on a fixed schedule, and a request
+// that leaves late because the previous one was slow is timed from its
+// scheduled start, so queueing behind a stall is counted (no coordinated
+// omission). Pacing answers "what is p99 at N requests/s", which at
+// saturation on a shared machine says more about scheduling than about
+// the server. A failed request (I/O
 // error, malformed response, or the server closing the connection) counts
 // as an error if it started in the measured window, and its connection is
 // replaced by a new one.
@@ -60,6 +66,9 @@ type Config struct {
 	Timeout time.Duration
 	// ExpectStatus, when non-zero, counts other statuses as errors.
 	ExpectStatus int
+	// Rate, when > 0, paces the run at that many requests per second in
+	// total, spread evenly over the connections; 0 runs closed-loop.
+	Rate float64
 }
 
 // Result is what a run measured (measured phase only).
@@ -147,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Rate < 0 {
+		return nil, errors.New("loadgen: negative rate")
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Timeout)
 	defer cancel()
@@ -263,8 +275,9 @@ func (w *worker) run(ctx context.Context, conn net.Conn, cfg Config, measureFrom
 			detach()
 		}
 	}()
+	pace := newPacer(cfg, w.idx, measureFrom.Add(-cfg.Warmup))
 	for k := w.idx; ; k++ {
-		t0 := time.Now()
+		t0 := pace.next()
 		if !t0.Before(measureTo) || ctx.Err() != nil {
 			return
 		}
@@ -309,6 +322,38 @@ func (w *worker) run(ctx context.Context, conn net.Conn, cfg Config, measureFrom
 			return
 		}
 	}
+}
+
+// pacer schedules one connection's requests. Closed-loop runs send at once.
+type pacer struct {
+	interval time.Duration // 0: closed loop
+	due      time.Time     // scheduled start of the next request
+}
+
+func newPacer(cfg Config, idx int, start time.Time) pacer {
+	if cfg.Rate <= 0 {
+		return pacer{}
+	}
+	interval := time.Duration(float64(cfg.Connections) / cfg.Rate * float64(time.Second))
+	// Connections start staggered over one interval so the load is even.
+	return pacer{interval: interval, due: start.Add(interval * time.Duration(idx) / time.Duration(cfg.Connections))}
+}
+
+// next waits for the next request's turn and returns the time its latency
+// counts from: the actual start when it is on time (sleeping past the
+// deadline is the client's lateness, not the server's), the scheduled start
+// when it is late because an earlier response was slow.
+func (p *pacer) next() time.Time {
+	if p.interval == 0 {
+		return time.Now()
+	}
+	due := p.due
+	p.due = p.due.Add(p.interval)
+	if wait := time.Until(due); wait > 0 {
+		time.Sleep(wait)
+		return time.Now()
+	}
+	return due
 }
 
 // readResponse reads one HTTP/1.1 response and discards its body. Interim

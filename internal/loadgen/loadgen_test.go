@@ -243,3 +243,59 @@ func TestRun(t *testing.T) {
 		t.Error("non-loopback target accepted")
 	}
 }
+
+func TestPacedRateIsHeld(t *testing.T) {
+	addr, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"decision":true}`))
+	})
+	res, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)},
+		Connections: 4, Duration: 500 * time.Millisecond, Rate: 1000, ExpectStatus: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The schedule allows 500 requests in the window (one per connection
+	// may start on the boundary); a closed loop would send thousands.
+	if res.Errors != 0 || res.Requests > 504 || res.Requests < 300 {
+		t.Fatalf("paced at 1000/s for 500 ms: %v", res)
+	}
+}
+
+// A server that stalls once: closed-loop, one request sees the stall; paced,
+// every request scheduled during the stall queues behind it and is timed
+// from its scheduled start.
+func TestPacedCountsQueueingBehindAStall(t *testing.T) {
+	var n atomic.Int64
+	addr, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 5 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		_, _ = w.Write([]byte(`{"decision":true}`))
+	})
+	run := func(rate float64) *Result {
+		n.Store(0)
+		res, err := Run(context.Background(), Config{Addr: addr, Requests: [][]byte{NewRequest("GET", addr, "/", nil)},
+			Connections: 1, Duration: time.Second, Rate: rate, ExpectStatus: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	slow := func(r *Result) int {
+		c := 0
+		for q := 0.5; q < 1; q += 0.01 {
+			if r.Latency.Quantile(q) >= 100*time.Millisecond {
+				c++
+			}
+		}
+		return c
+	}
+	closed, paced := run(0), run(100)
+	if s := slow(closed); s > 1 {
+		t.Errorf("closed loop: %d of the top-50 percentiles at ≥100 ms, want at most 1: %v", s, closed)
+	}
+	// Paced at 100/s, the ~30 requests due during the 300 ms stall wait
+	// 300, 290, 280, ... ms: the top 20% or so of ~100 samples.
+	if s := slow(paced); s < 10 {
+		t.Errorf("paced: only %d of the top-50 percentiles at ≥100 ms: %v", s, paced)
+	}
+}
