@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/authz"
 	"github.com/gatehouse-dev/gatehouse/internal/authz/kubeauth"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/webhook"
 )
@@ -88,6 +89,7 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 		Authenticator: authn, TenantAuthorizer: tenants, DefaultTenant: o.defaultTen,
 		MaxBatch: o.maxBatch, MinRevisionWait: o.minRevWait,
 		DecisionLog: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions"), DecisionLogSampleRate: o.sampleRate,
+		Observer: metrics.NewAuthzObserver(authz.EndpointNames()),
 	})
 	if err != nil {
 		return err

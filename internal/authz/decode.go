@@ -23,6 +23,7 @@ const (
 	epApprovalCheck
 	epDiscovery
 	epSAR
+	epUnknown // no route matched (404); only for metrics
 )
 
 // Presence bits of a tuple's parts: batch items fall back to the top-level

@@ -83,6 +83,10 @@ type Options struct {
 	DecisionLog *slog.Logger
 	// DecisionLogSampleRate is the fraction of decisions logged, 0 to 1.
 	DecisionLogSampleRate float64
+
+	// Observer, when set, is told about every request and decision (for
+	// metrics). nil observes nothing and costs nothing.
+	Observer Observer
 }
 
 // Handler serves the authorization APIs over a snapshot store: AuthZEN 1.0
@@ -95,9 +99,10 @@ type Handler struct {
 	lim   limits
 	log   *decisionLog
 
-	pool sync.Pool // *state
-	revs atomic.Pointer[map[*snapshot.Snapshot][]string]
-	revM sync.Mutex
+	pool    sync.Pool // *state
+	writers sync.Pool // *statusWriter, only with an Observer
+	revs    atomic.Pointer[map[*snapshot.Snapshot][]string]
+	revM    sync.Mutex
 }
 
 // state is the per-request scratch the pool recycles: body buffer,
@@ -154,6 +159,7 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 		log:   newDecisionLog(opts.DecisionLog, opts.DecisionLogSampleRate),
 	}
 	h.pool.New = func() any { return &state{} }
+	h.writers.New = func() any { return &statusWriter{} }
 	empty := map[*snapshot.Snapshot][]string{}
 	h.revs.Store(&empty)
 	return h, nil
@@ -285,6 +291,25 @@ func validTenant(s string) bool {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Observer == nil {
+		h.serve(w, r)
+		return
+	}
+	start := time.Now()
+	sw := h.writers.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, 0
+	ep := h.serve(sw, r)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	h.opts.Observer.ObserveRequest(endpointNames[ep], status, time.Since(start))
+	sw.ResponseWriter = nil
+	h.writers.Put(sw)
+}
+
+// serve answers one request and returns the endpoint it routed to.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
 	hdr := w.Header()
 	if id, ok := r.Header[requestIDHeader]; ok {
 		hdr[requestIDHeader] = id
@@ -295,18 +320,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := h.match(r.URL.Path)
 	if !ok {
 		h.fail(w, http.StatusNotFound, "no such endpoint")
-		return
+		return epUnknown
 	}
 	if rt.ep == epDiscovery {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			hdr["Allow"] = hdrAllowGet
 			h.fail(w, http.StatusMethodNotAllowed, "use GET")
-			return
+			return rt.ep
 		}
 	} else if r.Method != http.MethodPost {
 		hdr["Allow"] = hdrAllowPost
 		h.fail(w, http.StatusMethodNotAllowed, "use POST")
-		return
+		return rt.ep
 	}
 	caller, status, msg := h.authenticate(r)
 	if caller == nil {
@@ -316,26 +341,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdr["Retry-After"] = hdrRetry
 		}
 		h.fail(w, status, msg)
-		return
+		return rt.ep
 	}
 	if rt.ep == epSAR {
 		h.serveSAR(w, r, caller)
-		return
+		return rt.ep
 	}
 	if status, msg := h.authorizeTenant(r.Context(), caller, rt.tenant); status != 0 {
 		if status == http.StatusServiceUnavailable {
 			hdr["Retry-After"] = hdrRetry
 		}
 		h.fail(w, status, msg)
-		return
+		return rt.ep
 	}
 	if rt.ep == epDiscovery {
 		h.serveDiscovery(w, r, rt.tenant)
-		return
+		return rt.ep
 	}
 	if ct := r.Header["Content-Type"]; len(ct) > 0 && !isJSON(ct[0]) {
 		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return
+		return rt.ep
 	}
 
 	st := h.pool.Get().(*state)
@@ -344,11 +369,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.body = body
 	if status != 0 {
 		h.fail(w, status, msg)
-		return
+		return rt.ep
 	}
 	if derr := st.req.decode(body, rt.ep, h.lim); derr != nil {
 		h.badRequest(w, rt.tenant, derr.Error())
-		return
+		return rt.ep
 	}
 	switch rt.ep {
 	case epEvaluation:
@@ -358,6 +383,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.serveNative(w, r, st, rt)
 	}
+	return rt.ep
 }
 
 func (h *Handler) put(st *state) {
@@ -568,6 +594,11 @@ func (h *Handler) serveEvaluation(w http.ResponseWriter, r *http.Request, st *st
 	w.Header()[RevisionHeader] = h.revisionHeader(snap)
 	w.Write(st.out)
 	h.log.decision(r, tenant, caller, q, &o.d, o.revision, start)
+	if o.d.Allowed {
+		h.observeDecisions(1, 0)
+	} else {
+		h.observeDecisions(0, 1)
+	}
 }
 
 func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *state, tenant string, caller *Caller) {
@@ -629,6 +660,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	explain := wantExplain(r)
 	o := &st.dec
 	out := st.out[:0]
+	allowed, denied := 0, 0
 	if len(req.items) == 0 {
 		st.q = snapshot.Request{Subject: top.sub, Action: top.action, Resource: top.res, Context: top.ctx}
 		q := &st.q
@@ -638,6 +670,11 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 		}
 		out = appendDecision(out, o)
 		h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+		if o.d.Allowed {
+			allowed++
+		} else {
+			denied++
+		}
 	} else {
 		out = append(out, `{"evaluations":[`...)
 		for i := range req.items {
@@ -653,6 +690,11 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 			}
 			out = appendDecision(out, o)
 			h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+			if o.d.Allowed {
+				allowed++
+			} else {
+				denied++
+			}
 			if (req.semantic == semDenyOnFirstDeny && !o.d.Allowed) ||
 				(req.semantic == semPermitOnFirstPermit && o.d.Allowed) {
 				break
@@ -663,4 +705,5 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	st.out = out
 	w.Header()[RevisionHeader] = h.revisionHeader(snap)
 	w.Write(out)
+	h.observeDecisions(allowed, denied)
 }

@@ -1,0 +1,76 @@
+package metrics_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
+)
+
+// counter returns the value of the counter series of name with labels.
+func counter(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+next:
+	for _, m := range series(t, name) {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m.GetCounter().GetValue()
+	}
+	return -1
+}
+
+func TestAuthzObserver(t *testing.T) {
+	o := metrics.NewAuthzObserver([]string{"evaluation", "evaluations"})
+	// Series exist before any request, so rates start at 0.
+	if v := counter(t, "gatehouse_authz_requests_total", map[string]string{"endpoint": "evaluations", "code": "503"}); v != 0 {
+		t.Fatalf("pre-created series: %v", v)
+	}
+	before := counter(t, "gatehouse_authz_requests_total", map[string]string{"endpoint": "evaluation", "code": "200"})
+	o.ObserveRequest("evaluation", 200, 40*time.Microsecond)
+	o.ObserveRequest("evaluation", 200, 60*time.Microsecond)
+	o.ObserveRequest("evaluation", 418, time.Millisecond) // not pre-created
+	o.ObserveRequest("later", 200, time.Millisecond)      // an endpoint without series
+	o.ObserveDecisions(2, 1)
+	o.ObserveDecisions(0, 3)
+
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"gatehouse_authz_requests_total", map[string]string{"endpoint": "evaluation", "code": "200"}, before + 2},
+		{"gatehouse_authz_requests_total", map[string]string{"endpoint": "evaluation", "code": "418"}, 1},
+		{"gatehouse_authz_requests_total", map[string]string{"endpoint": "later", "code": "200"}, 1},
+		{"gatehouse_authz_decisions_total", map[string]string{"decision": "allow"}, 2},
+		{"gatehouse_authz_decisions_total", map[string]string{"decision": "deny"}, 4},
+	} {
+		if got := counter(t, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, m := range series(t, "gatehouse_authz_request_duration_seconds") {
+		for _, l := range m.GetLabel() {
+			if l.GetValue() == "evaluation" && m.GetHistogram().GetSampleCount() != 3 {
+				t.Errorf("evaluation durations: %d samples, want 3", m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+}
+
+func TestAuthzObserverAllocs(t *testing.T) {
+	o := metrics.NewAuthzObserver([]string{"evaluation"})
+	allocs := testing.AllocsPerRun(1000, func() {
+		o.ObserveRequest("evaluation", 200, 50*time.Microsecond)
+		o.ObserveDecisions(1, 0)
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocs per observed request, want 0", allocs)
+	}
+}
