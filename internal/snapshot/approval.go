@@ -100,15 +100,12 @@ func (s *Snapshot) stepApplies(k *chain, st *step, res *Resource) bool {
 	if st.cond == nil {
 		return true
 	}
-	act := &activation{
-		subject:  map[string]any{"id": "", "type": "", "properties": map[string]any{}},
-		resource: resourceMap(res),
-		action:   map[string]any{"name": k.action},
-		context:  map[string]any{},
-	}
+	// No profile: the step's subject is an empty id, type and properties.
+	act := newActivation(nil, nil, k.action, res, nil)
 	// A condition that cannot be decided (missing amount, wrong type)
 	// keeps the step: skipping it would approve by default.
 	v, ok := st.cond.evalStrict(act)
+	act.release()
 	return v || !ok
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/interpreter"
 )
 
 // CEL limits. The estimate assumes every list, map and string an expression
@@ -171,27 +170,3 @@ func (c *condition) residual(vars map[string]any) (known, value bool, rest *cel.
 	b, isBool := out.(types.Bool)
 	return true, isBool && bool(b), nil
 }
-
-var _ interpreter.Activation = (*activation)(nil)
-
-// activation resolves the four CEL variables from a request. It is built only
-// when a condition is evaluated, so the scope path never allocates it.
-type activation struct {
-	subject, resource, action, context any
-}
-
-func (a *activation) ResolveName(name string) (any, bool) {
-	switch name {
-	case "subject":
-		return a.subject, true
-	case "resource":
-		return a.resource, true
-	case "action":
-		return a.action, true
-	case "context":
-		return a.context, true
-	}
-	return nil, false
-}
-
-func (a *activation) Parent() interpreter.Activation { return nil }

@@ -167,26 +167,11 @@ func (s *Snapshot) checkIn(block []uint64, grants []rowGrant, restrict []uint16,
 	}
 	hadCond := false
 	if r.nCond > 0 {
-		var act *activation
-		gs := grants[r.gOff : r.gOff+uint32(r.gN)]
-		for i := range gs {
-			g := &gs[i]
-			if g.cond == nil || !g.has(w, bit) {
-				continue
-			}
-			hadCond = true
-			if s.matchScopes(g.mask, p, &req.Subject, &req.Resource) == 0 {
-				continue
-			}
-			if r.rN > 0 && !s.restrictionsHold(p, rs, req) {
-				return Decision{Reason: ReasonRestricted}
-			}
-			if act == nil {
-				act = s.activationFor(p, req.Subject.ID, req.Subject.Type, &req.Subject, req.Action, &req.Resource, req.Context)
-			}
-			if g.cond.eval(act) {
-				return Decision{Allowed: true, Reason: ReasonAllowed, Matched: g.match}
-			}
+		var d Decision
+		var done bool
+		d, hadCond, done = s.checkConds(grants[r.gOff:r.gOff+uint32(r.gN)], w, bit, p, rs, r.rN > 0, req)
+		if done {
+			return d
 		}
 	}
 	switch {
@@ -200,6 +185,37 @@ func (s *Snapshot) checkIn(block []uint64, grants []rowGrant, restrict []uint16,
 		return Decision{Reason: ReasonUnknownAction}
 	}
 	return Decision{Reason: ReasonNotPermitted}
+}
+
+// checkConds evaluates the conditional grants of a row; done says d is the
+// decision. One pooled activation serves every condition of the request.
+func (s *Snapshot) checkConds(gs []rowGrant, w int, bit uint64, p *profile, rs []uint16, restricted bool, req *Request) (d Decision, hadCond, done bool) {
+	var act *activation
+	for i := range gs {
+		g := &gs[i]
+		if g.cond == nil || !g.has(w, bit) {
+			continue
+		}
+		hadCond = true
+		if s.matchScopes(g.mask, p, &req.Subject, &req.Resource) == 0 {
+			continue
+		}
+		if restricted && !s.restrictionsHold(p, rs, req) {
+			d, done = Decision{Reason: ReasonRestricted}, true
+			break
+		}
+		if act == nil {
+			act = newActivation(p, &req.Subject, req.Action, &req.Resource, req.Context)
+		}
+		if g.cond.eval(act) {
+			d, done = Decision{Allowed: true, Reason: ReasonAllowed, Matched: g.match}, true
+			break
+		}
+	}
+	if act != nil {
+		act.release()
+	}
+	return d, hadCond, done
 }
 
 // findMatch returns the first unconditional grant that explains an allow.
@@ -307,25 +323,20 @@ func unitMatch(subjectUnit, recordUnit string, tree bool) bool {
 	return subjectUnit == "/" || recordUnit[len(subjectUnit)] == '/'
 }
 
-// activationFor builds the CEL variables for one evaluation. Snapshot
-// attributes win over request properties of the same name.
-func (s *Snapshot) activationFor(p *profile, id, typ string, sub *Subject, action string, res *Resource, ctx map[string]any) *activation {
-	subject := map[string]any{"id": id, "type": typ, "groups": p.groupNames, "roles": p.roleNames}
+// subjectMap is the CEL subject as a map, for partial evaluation (Plan) and
+// for the operations of the activation's view that walk it.
+func subjectMap(p *profile, sub *Subject) map[string]any {
+	return map[string]any{"id": sub.ID, "type": sub.Type, "groups": p.groupNames, "roles": p.roleNames,
+		"properties": subjectProps(p, sub)}
+}
+
+// subjectProps is subject.properties: the profile's attributes, shared when
+// the request has nothing to merge (CEL only reads).
+func subjectProps(p *profile, sub *Subject) map[string]any {
 	if len(sub.Properties) == 0 && sub.Unit == "" && sub.Company == "" && sub.Companies == nil && sub.Facilities == nil && sub.Groups == nil {
-		// Nothing to merge: share the profile's attributes (CEL only reads).
-		subject["properties"] = p.attr.props
-	} else {
-		subject["properties"] = mergedProps(p, sub)
+		return p.attr.props
 	}
-	if ctx == nil {
-		ctx = map[string]any{}
-	}
-	return &activation{
-		subject:  subject,
-		resource: resourceMap(res),
-		action:   map[string]any{"name": action},
-		context:  ctx,
-	}
+	return mergedProps(p, sub)
 }
 
 // mergedProps is the subject's properties: request properties, overridden
@@ -356,9 +367,14 @@ func mergedProps(p *profile, sub *Subject) map[string]any {
 	return props
 }
 
-// resourceMap is the CEL view of a record: standard properties are folded
-// back into properties under their documented names.
+// resourceMap is the CEL view of a record as a map.
 func resourceMap(res *Resource) map[string]any {
+	return map[string]any{"type": res.Type, "id": res.ID, "properties": resourceProps(res)}
+}
+
+// resourceProps is resource.properties: standard properties are folded back
+// into properties under their documented names.
+func resourceProps(res *Resource) map[string]any {
 	props := make(map[string]any, len(res.Properties)+7)
 	for k, v := range res.Properties {
 		props[k] = v
@@ -382,13 +398,18 @@ func resourceMap(res *Resource) map[string]any {
 		props[PropProjectContacts] = res.ProjectContacts
 	}
 	if res.Approvals != nil {
-		list := make([]any, len(res.Approvals))
-		for i, a := range res.Approvals {
-			list[i] = map[string]any{"step": a.Step, "by": a.By}
-		}
-		props[PropApprovals] = list
+		props[PropApprovals] = approvalList(res.Approvals)
 	}
-	return map[string]any{"type": res.Type, "id": res.ID, "properties": props}
+	return props
+}
+
+// approvalList is resource.properties.approvals as CEL sees it.
+func approvalList(as []Approval) []any {
+	list := make([]any, len(as))
+	for i, a := range as {
+		list[i] = map[string]any{"step": a.Step, "by": a.By}
+	}
+	return list
 }
 
 // Standard resource property names (as sent in resource.properties).

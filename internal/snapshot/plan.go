@@ -253,8 +253,7 @@ func (s *Snapshot) scopeFilter(mask uint16, p *profile, sub *Subject) *Filter {
 // condFilter partially evaluates a condition with the subject known and the
 // record unknown, and translates what is left.
 func (s *Snapshot) condFilter(c *condition, p *profile, sub *Subject, action string) *Filter {
-	act := s.activationFor(p, sub.ID, sub.Type, sub, action, &Resource{}, nil)
-	vars := map[string]any{"subject": act.subject, "action": act.action}
+	vars := map[string]any{"subject": subjectMap(p, sub), "action": map[string]any{"name": action}}
 	known, val, rest := c.residual(vars)
 	if known {
 		if val {
@@ -451,8 +450,10 @@ func (f *Filter) Matches(res *Resource) bool {
 		if r == nil {
 			return false
 		}
-		act := r.s.activationFor(r.p, r.sub.ID, r.sub.Type, &r.sub, r.action, res, nil)
-		return r.cond.eval(act)
+		act := newActivation(r.p, &r.sub, r.action, res, nil)
+		ok := r.cond.eval(act)
+		act.release()
+		return ok
 	}
 	v, ok := propertyValue(res, f.Property)
 	if !ok {
