@@ -11,10 +11,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
 )
 
-// Cerbos is stateless about users: the application sends the principal's
-// roles and attributes with every request. CerbosPrincipal is what the
-// application would send: the roles of the user's groups with extends
-// applied, and its groups' units, companies, facilities and restrictions.
+// CerbosPrincipal is what an application sends Cerbos about a user with
+// every request (Cerbos is stateless about users): the roles of the user's
+// groups with extends applied, and its groups' units, companies, facilities
+// and restrictions.
 type CerbosPrincipal struct {
 	ID    string         `json:"id"`
 	Roles []string       `json:"roles"`
