@@ -70,6 +70,9 @@ func main() {
 func run(opts options) error {
 	log := ctrl.Log.WithName("setup")
 	log.Info("starting gatehouse manager", "version", version.String())
+	if limit := setMemoryLimit(); limit > 0 {
+		log.Info("Go soft memory limit set below the container's", "bytes", limit, "percent", memoryLimitPercent)
+	}
 
 	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,

@@ -102,7 +102,8 @@ func benchDuration() time.Duration {
 func serveLoopback(b *testing.B, kind string) string {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerChild$")
-	cmd.Env = append(os.Environ(), "GATEHOUSE_BENCH_CHILD="+kind)
+	// GOGC as config/manager ships it, for both servers.
+	cmd.Env = append(os.Environ(), "GATEHOUSE_BENCH_CHILD="+kind, "GOGC=400")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -170,8 +171,9 @@ func TestBenchServerChild(t *testing.T) {
 	_ = srv.Shutdown(ctx) // the parent ignores this process's exit status
 }
 
-// runLoad drives addr with bodies posted to path and reports the metrics.
-func runLoad(b *testing.B, addr, path string, bodies []string, conns int, perRequest int) *loadgen.Result {
+// runLoad drives addr with bodies posted to path and reports the metrics;
+// rate > 0 paces the load (loadgen.Config.Rate), 0 runs it closed-loop.
+func runLoad(b *testing.B, addr, path string, bodies []string, conns int, perRequest int, rate float64) *loadgen.Result {
 	b.Helper()
 	reqs := make([][]byte, len(bodies))
 	for i, body := range bodies {
@@ -180,7 +182,7 @@ func runLoad(b *testing.B, addr, path string, bodies []string, conns int, perReq
 	b.ResetTimer()
 	res, err := loadgen.Run(context.Background(), loadgen.Config{
 		Addr: addr, Requests: reqs, Connections: conns,
-		Warmup: time.Second, Duration: benchDuration(), ExpectStatus: 200,
+		Warmup: time.Second, Duration: benchDuration(), ExpectStatus: 200, Rate: rate,
 	})
 	b.StopTimer()
 	if err != nil {
@@ -200,7 +202,22 @@ func runLoad(b *testing.B, addr, path string, bodies []string, conns int, perReq
 // evaluations at 64 concurrent keep-alive connections.
 func BenchmarkLoopbackEvaluation64(b *testing.B) {
 	addr := serveLoopback(b, "gatehouse")
-	runLoad(b, addr, base+"/access/v1/evaluation", evalBodies, 64, 1)
+	runLoad(b, addr, base+"/access/v1/evaluation", evalBodies, 64, 1, 0)
+}
+
+// BenchmarkLoopbackEvaluation64Paced is the latency figure: the same load
+// paced at 30,000 evaluations/s (the throughput target), where p99 measures
+// the endpoint at that load rather than the scheduling of a saturated
+// machine. Late requests count from their scheduled start.
+func BenchmarkLoopbackEvaluation64Paced(b *testing.B) {
+	addr := serveLoopback(b, "gatehouse")
+	runLoad(b, addr, base+"/access/v1/evaluation", evalBodies, 64, 1, 30_000)
+}
+
+// BenchmarkLoopbackBare64Paced is the paced reference on the bare handler.
+func BenchmarkLoopbackBare64Paced(b *testing.B) {
+	addr := serveLoopback(b, "bare")
+	runLoad(b, addr, "/access/v1/evaluation", evalBodies, 64, 1, 30_000)
 }
 
 // BenchmarkLoopbackBare64 is the reference: a bare net/http handler that
@@ -208,14 +225,14 @@ func BenchmarkLoopbackEvaluation64(b *testing.B) {
 // decision, with no policy engine, served and loaded the same way.
 func BenchmarkLoopbackBare64(b *testing.B) {
 	addr := serveLoopback(b, "bare")
-	runLoad(b, addr, "/access/v1/evaluation", evalBodies, 64, 1)
+	runLoad(b, addr, "/access/v1/evaluation", evalBodies, 64, 1, 0)
 }
 
 // BenchmarkLoopbackBatch100 posts 100-item evaluations batches at 16
 // connections; evals/s counts evaluations, latencies are per batch.
 func BenchmarkLoopbackBatch100(b *testing.B) {
 	addr := serveLoopback(b, "gatehouse")
-	runLoad(b, addr, base+"/access/v1/evaluations", []string{batchBody(100)}, 16, 100)
+	runLoad(b, addr, base+"/access/v1/evaluations", []string{batchBody(100)}, 16, 100, 0)
 }
 
 type bareRequest struct {
