@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ type cfg struct {
 	warmup, duration, benchtime time.Duration
 	peers, out, work            string
 	rounds                      int
+	gogc                        string // GOGC of every system in the run
 }
 
 type inproc struct {
@@ -122,6 +124,21 @@ func main() {
 	if err := flag.Set("test.benchtime", c.benchtime.String()); err != nil {
 		fail(err)
 	}
+	// Every system runs with the GC setting the Gatehouse manager ships
+	// (config/manager): this process (Gatehouse, the bare handler, OPA and
+	// Casbin in-process) and, through the inherited environment, the OPA
+	// and Cerbos servers. BENCH_GOGC overrides it.
+	gogc := os.Getenv("BENCH_GOGC")
+	if gogc == "" {
+		gogc = "400"
+	}
+	if pct, err := strconv.Atoi(gogc); err == nil {
+		debug.SetGCPercent(pct)
+	}
+	if err := os.Setenv("GOGC", gogc); err != nil {
+		fail(err)
+	}
+	c.gogc = gogc
 	rounds = c.rounds
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
