@@ -4,9 +4,10 @@
 # Ready it prints the served revision, the counts, every object's Ready
 # column, and a few decisions. Ctrl-C stops everything.
 #
-# RUN_ONCE=1 (smoke tests) prints the same and exits 0 only if the snapshot
-# became Ready and the manager reported ready. The decisions are shown, not
-# checked: the samples' own policy tests check them.
+# RUN_ONCE=1 (smoke tests, CI) prints the same and exits 0 only if the
+# snapshot became Ready, the manager reported ready, and the endpoint answered
+# the 8 decisions and counted them in its metrics. Their values are shown,
+# not checked: the samples' own policy tests check them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -74,11 +75,13 @@ kubectl get gatehouse -n "$tenant" -o custom-columns='OBJECT:.kind,NAME:.metadat
 # Decisions from the manager's own authorization endpoint (AuthZEN 1.0).
 echo
 echo "run: decisions served by the manager at http://$authz_addr/tenants/$tenant/access/v1/evaluation:"
+answered=0
 decide() { # subject action type id properties-json
   local body answer
   body=$(printf '{"subject":{"type":"user","id":"%s"},"action":{"name":"%s"},"resource":{"type":"%s","id":"%s","properties":%s}}' "$1" "$2" "$3" "$4" "$5")
   answer=$(curl -fsS -X POST -H 'Content-Type: application/json' --data "$body" \
     "http://$authz_addr/tenants/$tenant/access/v1/evaluation" 2>&1 || true)
+  case $answer in *'"decision":'*) answered=$((answered + 1)) ;; esac
   printf '  %-16s %-7s %-15s %-4s %-40s → %s\n' "$1" "$2" "$3" "$4" "$5" "$answer"
 }
 decide tom.tech        edit   workorders     42 '{"unit":"/ca/ab/calgary"}'
@@ -91,6 +94,11 @@ decide sue.supplier    view   purchaseorders 7  '{"companyId":"other-co"}'
 decide dana.director   delete invoices       9  '{}'
 
 echo
+echo "run: the endpoint's metrics at http://$metrics_addr/metrics:"
+metrics=$(curl -fsS "http://$metrics_addr/metrics" 2>/dev/null | grep -E '^gatehouse_authz_(requests_total\{code="200",endpoint="evaluation"\}|decisions_total)' || true)
+echo "${metrics:-  (none)}" | sed 's/^/  /'
+
+echo
 echo "run: audit trail (one JSON line per served change) in $audit_log; last record:"
 tail -n 1 "$audit_log" | cut -c1-400
 
@@ -100,8 +108,9 @@ echo "run: try: KUBECONFIG=$KUBECONFIG kubectl get gatehouse -n $tenant"
 echo "run:      KUBECONFIG=$KUBECONFIG kubectl edit accessrole technician -n $tenant, then tail -f $audit_log"
 if [ -n "${RUN_ONCE:-}" ]; then
   # For CI smoke tests: stop, and fail if anything was off.
-  [ -n "$revision" ] && [ "$ready" = ok ] || {
-    echo "run: smoke test failed (revision '$revision', readyz $ready)" >&2
+  counted=$(echo "$metrics" | awk '/^gatehouse_authz_requests_total/ {print $2}')
+  [ -n "$revision" ] && [ "$ready" = ok ] && [ "$answered" = 8 ] && [ "${counted:-0}" = 8 ] || {
+    echo "run: smoke test failed (revision '$revision', readyz $ready, $answered of 8 decisions answered, $counted counted in metrics)" >&2
     exit 1
   }
   exit 0
