@@ -7,20 +7,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
-// counter returns the value of the counter series of name with labels.
+// counter returns the value of the counter series of name with labels, -1
+// when there is none.
 func counter(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
-next:
-	for _, m := range series(t, name) {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range labels {
-			if have[k] != v {
-				continue next
-			}
-		}
+	if m := find(t, name, labels); m != nil {
 		return m.GetCounter().GetValue()
 	}
 	return -1

@@ -28,8 +28,8 @@ func series(t *testing.T, name string) []*dto.Metric {
 	return nil
 }
 
-// gauge returns the value of the series of name whose labels include want.
-func gauge(t *testing.T, name string, want map[string]string) (float64, bool) {
+// find returns the series of name whose labels include want, or nil.
+func find(t *testing.T, name string, want map[string]string) *dto.Metric {
 	t.Helper()
 next:
 	for _, m := range series(t, name) {
@@ -42,9 +42,16 @@ next:
 				continue next
 			}
 		}
-		return m.GetGauge().GetValue(), true
+		return m
 	}
-	return 0, false
+	return nil
+}
+
+// gauge returns the value of the series of name whose labels include want.
+func gauge(t *testing.T, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	m := find(t, name, want)
+	return m.GetGauge().GetValue(), m != nil
 }
 
 func compileTenant(t *testing.T) *snapshot.Snapshot {
