@@ -203,13 +203,14 @@ var _ = Describe("Argo CD health", Ordered, func() {
 		r.stop()
 	})
 
-	health := func(kind, name string) (string, string) {
-		GinkgoHelper()
+	// health runs the script on the object as stored; g is the polling
+	// function's Gomega, so a missing object retries instead of failing.
+	health := func(g Gomega, kind, name string) (string, string) {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(accessv1.GroupVersion.WithKind(kind))
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: name}, u)).To(Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: name}, u)).To(Succeed())
 		status, message, err := argoHealth(u.Object)
-		Expect(err).NotTo(HaveOccurred())
+		g.Expect(err).NotTo(HaveOccurred())
 		return status, message
 	}
 
@@ -223,11 +224,11 @@ var _ = Describe("Argo CD health", Ordered, func() {
 
 		Eventually(func(g Gomega) {
 			for _, o := range [][2]string{{"Role", "viewer"}, {"UserGroup", "crew"}, {"PermissionSnapshot", accessv1.SnapshotObjectName}} {
-				status, message := health(o[0], o[1])
+				status, message := health(g, o[0], o[1])
 				g.Expect(status).To(Equal("Healthy"), "%s %s: %s", o[0], o[1], message)
 				g.Expect(message).To(ContainSubstring(r.revision(tenant)))
 			}
-			status, message := health("UserGroup", "ghosts")
+			status, message := health(g, "UserGroup", "ghosts")
 			g.Expect(status).To(Equal("Degraded"))
 			g.Expect(message).To(HavePrefix("InvalidReference: spec.roles[0]"))
 		}, wait).Should(Succeed())

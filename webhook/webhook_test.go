@@ -139,6 +139,20 @@ var _ = Describe("the validating webhook", Ordered, func() {
 		It("a technician can grant within her rights", func() {
 			Expect(tina.Create(ctx, role(ns, "helper", nil, perm("workorders", "edit", v1.ScopeOwn)))).To(Succeed())
 		})
+		It("a unit on a group cannot widen what its members' other roles reach", func() {
+			// tina also approves purchase orders in her unit tree, through
+			// a group a cluster admin made; a unit she sets on a group of
+			// hers would extend that to all of /ca.
+			approvers := group(ns, "po-approvers", []v1.SubjectID{"tina"}, "supervisor")
+			Expect(cluster.Create(ctx, approvers)).To(Succeed())
+			awaitCached(approvers)
+			tagged := group(ns, "tagged", []v1.SubjectID{"tina"}, "technician")
+			tagged.Spec.Attributes = map[string]v1.AttributeValue{"unit": v1.StringAttribute("/ca")}
+			expectDenied(tina.Create(ctx, tagged),
+				`UserGroup "tagged": spec.attributes.unit: Forbidden: user "tina" may not grant unit "/ca" (it widens approve on purchaseorders with scope unitTree`)
+			tagged.Spec.Attributes = nil
+			Expect(tina.Create(ctx, tagged)).To(Succeed())
+		})
 		It("a tenant admin can grant what she holds, not more", func() {
 			Expect(ada.Create(ctx, group(ns, "leads", []v1.SubjectID{"tina"}, "supervisor"))).To(Succeed())
 			expectDenied(ada.Create(ctx, &v1.Role{ObjectMeta: metav1.ObjectMeta{Name: "root", Namespace: ns}, Spec: v1.RoleSpec{FullAccess: true}}),

@@ -14,7 +14,9 @@ import (
 //
 //   - Role: every permission of the role (with what it extends); fullAccess
 //     needs full access.
-//   - UserGroup: every permission of every role the group gives.
+//   - UserGroup: every permission of every role the group gives, and the
+//     reach of every unit, facility or company value it newly sets
+//     (attributes.go).
 //   - FieldPolicy: every write grant needs the user to write that field, every
 //     read grant needs the user to read it.
 //   - ApprovalChain: the user must hold the chain's action on its resource.
@@ -43,6 +45,8 @@ type heldGrant struct {
 type holder struct {
 	grants       []heldGrant
 	restrictions []v1alpha1.Restriction
+	// attrs are the user's attribute values from all their groups.
+	attrs map[string][]string
 }
 
 func escalationDenials(req Request, t snapshot.Objects) []string {
@@ -59,7 +63,10 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 	}
 	roles := rolesByName(t)
 	var out []string
-	checkRole := func(field, roleName string) {
+	// checkRole checks a role's grants; narrowing are the restrictions of
+	// the group that gives the role (its members get only the records both
+	// the grant and the restriction select, so either being held suffices).
+	checkRole := func(field, roleName string, narrowing []v1alpha1.Restriction) {
 		for _, p := range effectivePermissions(roles, roleName) {
 			if p.full {
 				if !h.full() {
@@ -69,7 +76,7 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 			}
 			for _, r := range p.resources {
 				for _, a := range p.actions {
-					if !h.covers(r, a, p.scope, p.when) {
+					if !h.covers(r, a, p.scope, p.when) && !h.coversNarrowed(r, a, p.when, narrowing) {
 						out = append(out, deny(field, "%s on %s with scope %s%s (role %q)", a, r, scopeName(p.scope), whenSuffix(p.when), roleName))
 					}
 				}
@@ -78,11 +85,13 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 	}
 	switch o := req.Object.(type) {
 	case *v1alpha1.Role:
-		checkRole("spec", o.Name)
+		checkRole("spec", o.Name, nil)
 	case *v1alpha1.UserGroup:
 		for i, r := range o.Spec.Roles {
-			checkRole(fmt.Sprintf("spec.roles[%d]", i), string(r))
+			checkRole(fmt.Sprintf("spec.roles[%d]", i), string(r), o.Spec.Restrictions)
 		}
+		old, _ := req.OldObject.(*v1alpha1.UserGroup)
+		out = append(out, attributeDenials(o, old, t, h, deny)...)
 	case *v1alpha1.FieldPolicy:
 		fields := req.Snapshot.Fields(&snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: string(o.Spec.Resource)}})
 		for i, f := range o.Spec.Fields {
@@ -138,10 +147,13 @@ func holdings(req Request, t snapshot.Objects) holder {
 			roles[t.Roles[i].Name] = &t.Roles[i]
 		}
 	}
-	var h holder
+	h := holder{attrs: map[string][]string{}}
 	for _, name := range sortedKeys(in) {
 		g := groups[name]
 		h.restrictions = append(h.restrictions, g.Spec.Restrictions...)
+		for attr, v := range g.Spec.Attributes {
+			h.attrs[attr] = append(h.attrs[attr], v.Values...)
+		}
 		for _, r := range g.Spec.Roles {
 			h.grants = append(h.grants, effectivePermissions(roles, string(r))...)
 		}
@@ -199,6 +211,17 @@ func (h holder) covers(resource v1alpha1.ModuleName, action v1alpha1.ActionName,
 			continue
 		}
 		if (g.when == "" || g.when == when) && scopeWithin(scope, g.scope) {
+			return true
+		}
+	}
+	return false
+}
+
+// coversNarrowed reports whether the user holds action on resource for the
+// records one of the restrictions on that resource selects.
+func (h holder) coversNarrowed(resource v1alpha1.ModuleName, action v1alpha1.ActionName, when v1alpha1.CELExpression, narrowing []v1alpha1.Restriction) bool {
+	for _, r := range narrowing {
+		if (slices.Contains(r.Resources, "*") || slices.Contains(r.Resources, resource)) && h.covers(resource, action, r.Scope, when) {
 			return true
 		}
 	}

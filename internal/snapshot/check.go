@@ -310,6 +310,13 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 	return 0
 }
 
+// UnitCovers reports whether a subject in unit subjectUnit reaches a record
+// in recordUnit: the same unit, or, with tree (scope unitTree), a unit below
+// it on a path-segment boundary. It is the rule Check applies.
+func UnitCovers(subjectUnit, recordUnit string, tree bool) bool {
+	return unitMatch(subjectUnit, recordUnit, tree)
+}
+
 // unitMatch: unit scope needs the same unit; unitTree also accepts units
 // below the subject's, on a path-segment boundary (/ca/ab covers /ca/ab and
 // /ca/ab/calgary, not /ca/abc).

@@ -1,0 +1,229 @@
+package admission
+
+import (
+	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+// Attribute delegation. Unit, facility and company scopes compare records
+// with the subject's attributes, and a subject has the attributes of all
+// their groups. So a value a UserGroup newly sets for unit, facilities,
+// company or companies widens what its members' scoped grants reach: the
+// grants of this group's roles and of the members' other groups, and the
+// records their restrictions let through. A user who is not privileged may
+// set such a value only where they themselves reach it, for every grant it
+// can widen:
+//
+//   - unit V for a unit-scoped grant: the user holds that action with scope
+//     all, or unit at V, or unitTree at V or above it;
+//   - unit V for a unitTree-scoped grant: all, or unitTree at V or above;
+//   - facility V: all, or facility with V among the user's facilities;
+//   - company V: all, or company with V among the user's companies.
+//
+// Values the object already had are not checked again, so editing an
+// existing group's members or roles does not re-judge its attributes.
+// Which grants a value can widen: those of the groups its known members
+// (listed by ID, also through memberGroups) are in; when membership comes
+// from IdP groups (externalGroups), whose members' other groups are
+// unknown, those of every group in the tenant.
+
+// scopeAttributes maps an attribute a group can set to the scopes that read
+// it.
+var scopeAttributes = map[string][]v1alpha1.Scope{
+	snapshot.AttrUnit:       {v1alpha1.ScopeUnit, v1alpha1.ScopeUnitTree},
+	snapshot.AttrFacilities: {v1alpha1.ScopeFacility},
+	snapshot.AttrCompany:    {v1alpha1.ScopeCompany},
+	snapshot.AttrCompanies:  {v1alpha1.ScopeCompany},
+}
+
+// scopedGrant is a grant some member holds whose reach depends on an
+// attribute.
+type scopedGrant struct {
+	resource v1alpha1.ModuleName
+	action   v1alpha1.ActionName
+	scope    v1alpha1.Scope
+	when     v1alpha1.CELExpression
+}
+
+// attributeDenials checks the attribute values a UserGroup change adds.
+func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
+	if h.full() {
+		return nil
+	}
+	var widened []scopedGrant
+	computed := false
+	var out []string
+	for _, attr := range sortedKeys(scopeAttributes) {
+		added := newValues(g, old, attr)
+		if len(added) == 0 {
+			continue
+		}
+		if !computed {
+			widened, computed = affectedGrants(g, t), true
+		}
+		for _, v := range added {
+			for _, sg := range widened {
+				if !slices.Contains(scopeAttributes[attr], sg.scope) {
+					continue
+				}
+				if !h.reaches(sg, attr, v) {
+					out = append(out, deny("spec.attributes."+attr,
+						"%s %q (it widens %s on %s with scope %s%s for the group's members)",
+						attr, v, sg.action, sg.resource, sg.scope, whenSuffix(sg.when)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// newValues returns the values g sets for attr that old did not.
+func newValues(g, old *v1alpha1.UserGroup, attr string) []string {
+	var before []string
+	if old != nil {
+		before = old.Spec.Attributes[attr].Values
+	}
+	var out []string
+	for _, v := range g.Spec.Attributes[attr].Values {
+		if v != "" && !slices.Contains(before, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// affectedGrants returns the attribute-scoped grants the members of g hold
+// through any of their groups, restrictions included (a restriction with
+// an attribute scope bounds every grant on its resources by that scope).
+func affectedGrants(g *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
+	groups := map[string]*v1alpha1.UserGroup{}
+	for i := range t.Groups {
+		groups[t.Groups[i].Name] = &t.Groups[i]
+	}
+	groups[g.Name] = g
+
+	// The groups whose members are g's members: g and, transitively, the
+	// groups it lists in memberGroups.
+	inner := map[string]bool{g.Name: true}
+	for queue := []string{g.Name}; len(queue) > 0; queue = queue[1:] {
+		if cur, ok := groups[queue[0]]; ok {
+			for _, m := range cur.Spec.MemberGroups {
+				if !inner[string(m)] {
+					inner[string(m)] = true
+					queue = append(queue, string(m))
+				}
+			}
+		}
+	}
+	open := false
+	var members []v1alpha1.SubjectID
+	for name := range inner {
+		if cur, ok := groups[name]; ok {
+			members = append(members, cur.Spec.Members...)
+			open = open || len(cur.Spec.ExternalGroups) > 0
+		}
+	}
+
+	// The groups of those members: direct membership, then every group
+	// that includes one of those (memberGroups, upwards).
+	of := map[string]bool{}
+	for name, cur := range groups {
+		if open || inner[name] || slices.ContainsFunc(cur.Spec.Members, func(m v1alpha1.SubjectID) bool { return slices.Contains(members, m) }) {
+			of[name] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for name, cur := range groups {
+			if !of[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return of[string(m)] }) {
+				of[name], changed = true, true
+			}
+		}
+	}
+
+	roles := rolesByName(t)
+	var grants []heldGrant
+	var restrictions []v1alpha1.Restriction
+	for _, name := range sortedKeys(of) {
+		cur := groups[name]
+		restrictions = append(restrictions, cur.Spec.Restrictions...)
+		for _, r := range cur.Spec.Roles {
+			grants = append(grants, effectivePermissions(roles, string(r))...)
+		}
+	}
+	var out []scopedGrant
+	add := func(sg scopedGrant) {
+		if !slices.Contains(out, sg) {
+			out = append(out, sg)
+		}
+	}
+	for _, hg := range grants {
+		for _, r := range hg.resources {
+			for _, a := range hg.actions {
+				add(scopedGrant{resource: r, action: a, scope: scopeOrAll(hg.scope), when: hg.when})
+				for _, rs := range restrictions {
+					if slices.Contains(rs.Resources, "*") || slices.Contains(rs.Resources, r) {
+						add(scopedGrant{resource: r, action: a, scope: scopeOrAll(rs.Scope), when: hg.when})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reaches reports whether the user reaches attribute value v of attr for
+// grant sg: they hold its action on its resource where v is within their
+// own reach, and no restriction of theirs keeps them from it.
+func (h holder) reaches(sg scopedGrant, attr, v string) bool {
+	for _, r := range h.restrictions {
+		if (slices.Contains(r.Resources, "*") || slices.Contains(r.Resources, sg.resource)) && !h.attributeWithin(scopeOrAll(r.Scope), sg.scope, attr, v) {
+			return false
+		}
+	}
+	for _, g := range h.grants {
+		if (!slices.Contains(g.resources, "*") && !slices.Contains(g.resources, sg.resource)) ||
+			(!slices.Contains(g.actions, "*") && !slices.Contains(g.actions, sg.action)) {
+			continue
+		}
+		if (g.when == "" || g.when == sg.when) && h.attributeWithin(scopeOrAll(g.scope), sg.scope, attr, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// attributeWithin reports whether a grant of the user with scope held
+// covers the records a member's grant with scope wanted reaches through
+// attribute value v.
+func (h holder) attributeWithin(held, wanted v1alpha1.Scope, attr, v string) bool {
+	if held == v1alpha1.ScopeAll {
+		return true
+	}
+	switch attr {
+	case snapshot.AttrUnit:
+		for _, u := range h.attrs[snapshot.AttrUnit] {
+			switch {
+			case held == v1alpha1.ScopeUnitTree && snapshot.UnitCovers(u, v, true):
+				return true
+			case held == v1alpha1.ScopeUnit && wanted == v1alpha1.ScopeUnit && u == v:
+				return true
+			}
+		}
+	case snapshot.AttrFacilities:
+		return held == v1alpha1.ScopeFacility && slices.Contains(h.attrs[snapshot.AttrFacilities], v)
+	case snapshot.AttrCompany, snapshot.AttrCompanies:
+		return held == v1alpha1.ScopeCompany &&
+			(slices.Contains(h.attrs[snapshot.AttrCompany], v) || slices.Contains(h.attrs[snapshot.AttrCompanies], v))
+	}
+	return false
+}
+
+func scopeOrAll(s v1alpha1.Scope) v1alpha1.Scope {
+	if s == "" {
+		return v1alpha1.ScopeAll
+	}
+	return s
+}

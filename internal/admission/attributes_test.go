@@ -1,0 +1,168 @@
+package admission
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+// attrGroup is a UserGroup with attributes, restrictions and external groups.
+type attrGroup struct {
+	name         string
+	members      []v1.SubjectID
+	roles        []v1.ObjectName
+	attrs        map[string]v1.AttributeValue
+	restrictions []v1.Restriction
+	external     []string
+	memberGroups []v1.ObjectName
+}
+
+func (g attrGroup) object() *v1.UserGroup {
+	return &v1.UserGroup{ObjectMeta: metav1.ObjectMeta{Name: g.name}, Spec: v1.UserGroupSpec{
+		Members: g.members, Roles: g.roles, Attributes: g.attrs, Restrictions: g.restrictions,
+		ExternalGroups: g.external, MemberGroups: g.memberGroups,
+	}}
+}
+
+func unit(u string) map[string]v1.AttributeValue {
+	return map[string]v1.AttributeValue{snapshot.AttrUnit: v1.StringAttribute(u)}
+}
+
+// branchTenant: bea administers the Alberta branch (unitTree at /ca/ab, yard
+// facility-1); ada is a tenant admin (everything, scope all); fin approves
+// invoices company-wide from /ca; sal administers supplier acme's users.
+func branchTenant() snapshot.Objects {
+	poCompany := []v1.Restriction{{Resources: []v1.ModuleName{"purchaseorders"}, Scope: v1.ScopeCompany}}
+	return snapshot.Objects{
+		Roles: []v1.Role{
+			*role("field-tech", nil, perm("workorders", "view", v1.ScopeUnitTree), perm("workorders", "edit", v1.ScopeUnit)),
+			*role("branch-admin", nil, perm("workorders", "*", v1.ScopeUnitTree), perm("assets", "edit", v1.ScopeFacility)),
+			*role("yard-tech", nil, perm("assets", "edit", v1.ScopeFacility)),
+			*role("finance", nil, perm("invoices", "approve", v1.ScopeUnitTree)),
+			*role("supplier", nil, perm("purchaseorders", "view", v1.ScopeAll)),
+			*role("tenant-admin", nil, v1.Permission{Resources: []v1.ModuleName{"*"}, Actions: []v1.ActionName{"*"}}),
+		},
+		Groups: []v1.UserGroup{
+			*attrGroup{name: "ab-admins", members: []v1.SubjectID{"bea"}, roles: []v1.ObjectName{"branch-admin", "field-tech"},
+				attrs: map[string]v1.AttributeValue{snapshot.AttrUnit: v1.StringAttribute("/ca/ab"), snapshot.AttrFacilities: v1.ListAttribute("yard-1")}}.object(),
+			*attrGroup{name: "admins", members: []v1.SubjectID{"ada"}, roles: []v1.ObjectName{"tenant-admin"}}.object(),
+			*attrGroup{name: "finance", members: []v1.SubjectID{"fin"}, roles: []v1.ObjectName{"finance"}, attrs: unit("/ca")}.object(),
+			*attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: []v1.ObjectName{"field-tech"}, attrs: unit("/ca")}.object(),
+			*attrGroup{name: "acme-admins", members: []v1.SubjectID{"sal"}, roles: []v1.ObjectName{"supplier"}, restrictions: poCompany,
+				attrs: map[string]v1.AttributeValue{snapshot.AttrCompany: v1.StringAttribute("acme")}}.object(),
+		},
+	}
+}
+
+func TestAttributeDelegation(t *testing.T) {
+	poCompany := []v1.Restriction{{Resources: []v1.ModuleName{"purchaseorders"}, Scope: v1.ScopeCompany}}
+	fieldTech := []v1.ObjectName{"field-tech"}
+	cases := map[string]struct {
+		op      Operation
+		obj     *v1.UserGroup
+		old     *v1.UserGroup
+		user    string
+		denials []string
+	}{
+		"a branch admin sets a unit inside her branch": {
+			op: Create, user: "bea", obj: attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+		},
+		"her own unit is inside her branch": {
+			op: Create, user: "bea", obj: attrGroup{name: "ab-crew", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab")}.object(),
+		},
+		"a unit above her branch is an escalation": {
+			op: Create, user: "bea", obj: attrGroup{name: "canada", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			denials: []string{
+				`UserGroup "canada": spec.attributes.unit: Forbidden: user "bea" may not grant unit "/ca" (it widens view on workorders with scope unitTree`,
+				`unit "/ca" (it widens edit on workorders with scope unit`,
+			},
+		},
+		"a sibling unit sharing a name prefix is not inside the branch": {
+			op: Create, user: "bea", obj: attrGroup{name: "abc", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/abc")}.object(),
+			denials: []string{`unit "/ca/abc" (it widens view on workorders`, `unit "/ca/abc" (it widens edit on workorders`},
+		},
+		"a tenant admin with scope all sets any unit": {
+			op: Create, user: "ada", obj: attrGroup{name: "canada", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+		},
+		"a unit widens the members' grants from their other groups": {
+			// fin approves invoices with unitTree through the finance group;
+			// a Calgary unit would extend that to Calgary, which bea does not
+			// hold at all.
+			op: Create, user: "bea", obj: attrGroup{name: "calgary", members: []v1.SubjectID{"fin"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`unit "/ca/ab/calgary" (it widens approve on invoices with scope unitTree`},
+		},
+		"a group without roles still widens its members' other grants": {
+			op: Create, user: "bea", obj: attrGroup{name: "tag", members: []v1.SubjectID{"fin"}, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`it widens approve on invoices with scope unitTree`},
+		},
+		"members through memberGroups count": {
+			op: Create, user: "bea", obj: attrGroup{name: "wrapper", memberGroups: []v1.ObjectName{"finance"}, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`it widens approve on invoices with scope unitTree`},
+		},
+		"IdP membership makes every group's grants count": {
+			op: Create, user: "bea", obj: attrGroup{name: "idp", external: []string{"calgary-techs"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`it widens approve on invoices with scope unitTree`},
+		},
+		"an unchanged attribute is not judged again": {
+			op: Update, user: "bea",
+			old: attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			obj: attrGroup{name: "legacy", members: []v1.SubjectID{"leo", "carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+		},
+		"changing an existing group's unit upwards is judged": {
+			op: Update, user: "bea",
+			old:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+			obj:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/bc")}.object(),
+			denials: []string{`unit "/ca/bc" (it widens view on workorders`, `unit "/ca/bc" (it widens edit on workorders`},
+		},
+		"a facility she has": {
+			op: Create, user: "bea", obj: attrGroup{name: "yard", members: []v1.SubjectID{"yan"}, roles: []v1.ObjectName{"yard-tech"},
+				attrs: map[string]v1.AttributeValue{snapshot.AttrFacilities: v1.ListAttribute("yard-1")}}.object(),
+		},
+		"a facility she does not have": {
+			op: Create, user: "bea", obj: attrGroup{name: "yard", members: []v1.SubjectID{"yan"}, roles: []v1.ObjectName{"yard-tech"},
+				attrs: map[string]v1.AttributeValue{snapshot.AttrFacilities: v1.ListAttribute("yard-1", "yard-2")}}.object(),
+			denials: []string{`UserGroup "yard": spec.attributes.facilities: Forbidden: user "bea" may not grant facilities "yard-2" (it widens edit on assets with scope facility`},
+		},
+		"a supplier admin adds users of her own company": {
+			op: Create, user: "sal", obj: attrGroup{name: "acme-users", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"}, restrictions: poCompany,
+				attrs: map[string]v1.AttributeValue{snapshot.AttrCompany: v1.StringAttribute("acme")}}.object(),
+		},
+		"a supplier admin cannot reach another company through a restriction": {
+			op: Create, user: "sal", obj: attrGroup{name: "globex-users", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"}, restrictions: poCompany,
+				attrs: map[string]v1.AttributeValue{snapshot.AttrCompanies: v1.ListAttribute("acme", "globex")}}.object(),
+			denials: []string{`spec.attributes.companies: Forbidden: user "sal" may not grant companies "globex" (it widens view on purchaseorders with scope company`},
+		},
+		"without the restriction the supplier role is beyond her": {
+			op: Create, user: "sal", obj: attrGroup{name: "acme-open", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"},
+				attrs: map[string]v1.AttributeValue{snapshot.AttrCompany: v1.StringAttribute("acme")}}.object(),
+			denials: []string{`spec.roles[0]: Forbidden: user "sal" may not grant view on purchaseorders with scope all (role "supplier")`},
+		},
+		"attributes no scope reads are free": {
+			op: Create, user: "bea", obj: attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech,
+				attrs: map[string]v1.AttributeValue{"costCenter": v1.StringAttribute("cc-9"), snapshot.AttrUnit: v1.StringAttribute("/ca/ab/calgary")}}.object(),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			objs := branchTenant()
+			snap, problems := snapshot.Compile("acme", objs)
+			if len(problems) != 0 {
+				t.Fatal(problems)
+			}
+			req := Request{Operation: tc.op, Object: tc.obj, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
+			if tc.old != nil {
+				req.OldObject = tc.old
+			}
+			got := Review(req)
+			assertMessages(t, "denial", got.Denials, tc.denials)
+			// Cluster admins are never checked.
+			req.Privileged = true
+			if got := Review(req); !got.Allowed() {
+				t.Errorf("privileged: %v", got.Denials)
+			}
+		})
+	}
+}
