@@ -136,6 +136,13 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			expectDenied(tina.Create(ctx, group(ns, "mine", []v1.SubjectID{"tina"}, "supervisor")),
 				`may not grant approve on purchaseorders with scope unitTree (role "supervisor")`)
 		})
+		It("a technician cannot add a role to her own group", func() {
+			var techs v1.UserGroup
+			Expect(tina.Get(ctx, client.ObjectKey{Namespace: ns, Name: "techs"}, &techs)).To(Succeed())
+			techs.Spec.Roles = append(techs.Spec.Roles, "supervisor")
+			expectDenied(tina.Update(ctx, &techs),
+				`UserGroup "techs": spec.roles[1]: Forbidden: user "tina" may not grant approve on purchaseorders with scope unitTree (role "supervisor")`)
+		})
 		It("a technician can grant within her rights", func() {
 			Expect(tina.Create(ctx, role(ns, "helper", nil, perm("workorders", "edit", v1.ScopeOwn)))).To(Succeed())
 		})
@@ -152,6 +159,16 @@ var _ = Describe("the validating webhook", Ordered, func() {
 				`UserGroup "tagged": spec.attributes.unit: Forbidden: user "tina" may not grant unit "/ca" (it widens approve on purchaseorders with scope unitTree`)
 			tagged.Spec.Attributes = nil
 			Expect(tina.Create(ctx, tagged)).To(Succeed())
+		})
+		It("a restricted user cannot lift her restriction by deleting its group", func() {
+			narrow := group(ns, "narrow", []v1.SubjectID{"tina"})
+			narrow.Spec.Restrictions = []v1.Restriction{{Resources: []v1.ModuleName{"workorders"}, Scope: v1.ScopeOwn}}
+			Expect(cluster.Create(ctx, narrow)).To(Succeed())
+			awaitCached(narrow)
+			compileTenant(ns)
+			expectDenied(tina.Delete(ctx, narrow),
+				`UserGroup "narrow": spec.restrictions: Forbidden: user "tina" may not grant view on workorders with scope all (lifting the restriction of [workorders] to scope own`)
+			Expect(cluster.Delete(ctx, narrow)).To(Succeed())
 		})
 		It("a tenant admin can grant what she holds, not more", func() {
 			Expect(ada.Create(ctx, group(ns, "leads", []v1.SubjectID{"tina"}, "supervisor"))).To(Succeed())

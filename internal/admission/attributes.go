@@ -94,10 +94,40 @@ func newValues(g, old *v1alpha1.UserGroup, attr string) []string {
 	return out
 }
 
-// affectedGrants returns the attribute-scoped grants the members of g hold
-// through any of their groups, restrictions included (a restriction with
-// an attribute scope bounds every grant on its resources by that scope).
+// affectedGrants returns the grants the members of g hold through any of
+// their groups, g included, restrictions included (a restriction with a
+// scope bounds every grant on its resources by that scope).
 func affectedGrants(g *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
+	groups, of := membersGroups(g, t)
+	grants, restrictions := grantsOf(groups, of, t)
+	var out []scopedGrant
+	add := func(sg scopedGrant) {
+		if !slices.Contains(out, sg) {
+			out = append(out, sg)
+		}
+	}
+	for _, hg := range grants {
+		for _, r := range hg.resources {
+			for _, a := range hg.actions {
+				add(scopedGrant{resource: r, action: a, scope: scopeOrAll(hg.scope), when: hg.when})
+				for _, rs := range restrictions {
+					if slices.Contains(rs.Resources, "*") || slices.Contains(rs.Resources, r) {
+						add(scopedGrant{resource: r, action: a, scope: scopeOrAll(rs.Scope), when: hg.when})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// membersGroups returns the tenant's groups (with g in its given form) and
+// the names of the groups g's members are in: g itself, and the groups of
+// its known members (listed by ID, in g or in the groups g includes through
+// memberGroups), closed upwards over memberGroups. When membership comes
+// from IdP groups (externalGroups), whose members' other groups are
+// unknown, every group counts.
+func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alpha1.UserGroup, map[string]bool) {
 	groups := map[string]*v1alpha1.UserGroup{}
 	for i := range t.Groups {
 		groups[t.Groups[i].Name] = &t.Groups[i]
@@ -126,8 +156,6 @@ func affectedGrants(g *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
 		}
 	}
 
-	// The groups of those members: direct membership, then every group
-	// that includes one of those (memberGroups, upwards).
 	of := map[string]bool{}
 	for name, cur := range groups {
 		if open || inner[name] || slices.ContainsFunc(cur.Spec.Members, func(m v1alpha1.SubjectID) bool { return slices.Contains(members, m) }) {
@@ -142,36 +170,22 @@ func affectedGrants(g *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
 			}
 		}
 	}
+	return groups, of
+}
 
+// grantsOf returns the grants and restrictions of the named groups.
+func grantsOf(groups map[string]*v1alpha1.UserGroup, names map[string]bool, t snapshot.Objects) ([]heldGrant, []v1alpha1.Restriction) {
 	roles := rolesByName(t)
 	var grants []heldGrant
 	var restrictions []v1alpha1.Restriction
-	for _, name := range sortedKeys(of) {
+	for _, name := range sortedKeys(names) {
 		cur := groups[name]
 		restrictions = append(restrictions, cur.Spec.Restrictions...)
 		for _, r := range cur.Spec.Roles {
 			grants = append(grants, effectivePermissions(roles, string(r))...)
 		}
 	}
-	var out []scopedGrant
-	add := func(sg scopedGrant) {
-		if !slices.Contains(out, sg) {
-			out = append(out, sg)
-		}
-	}
-	for _, hg := range grants {
-		for _, r := range hg.resources {
-			for _, a := range hg.actions {
-				add(scopedGrant{resource: r, action: a, scope: scopeOrAll(hg.scope), when: hg.when})
-				for _, rs := range restrictions {
-					if slices.Contains(rs.Resources, "*") || slices.Contains(rs.Resources, r) {
-						add(scopedGrant{resource: r, action: a, scope: scopeOrAll(rs.Scope), when: hg.when})
-					}
-				}
-			}
-		}
-	}
-	return out
+	return grants, restrictions
 }
 
 // reaches reports whether the user reaches attribute value v of attr for

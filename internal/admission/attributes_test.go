@@ -166,3 +166,81 @@ func TestAttributeDelegation(t *testing.T) {
 		})
 	}
 }
+
+func TestLiftingRestrictions(t *testing.T) {
+	poCompany := []v1.Restriction{{Resources: []v1.ModuleName{"purchaseorders"}, Scope: v1.ScopeCompany}}
+	// gus buys for acme: purchase orders of every company through
+	// "buyers", narrowed to his company by "acme-users".
+	objs := branchTenant()
+	objs.Roles = append(objs.Roles, *role("buyer", nil, perm("purchaseorders", "create", v1.ScopeAll), perm("purchaseorders", "view", v1.ScopeAll)))
+	acmeUsers := attrGroup{name: "acme-users", members: []v1.SubjectID{"gus", "gil"}, restrictions: poCompany,
+		attrs: map[string]v1.AttributeValue{snapshot.AttrCompany: v1.StringAttribute("acme")}}
+	objs.Groups = append(objs.Groups,
+		*attrGroup{name: "buyers", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"buyer"}}.object(),
+		*acmeUsers.object())
+	snap, problems := snapshot.Compile("acme", objs)
+	if len(problems) != 0 {
+		t.Fatal(problems)
+	}
+	lifted := acmeUsers
+	lifted.restrictions = nil
+	fewer := acmeUsers
+	fewer.members = []v1.SubjectID{"gus"}
+	more := acmeUsers
+	more.members = []v1.SubjectID{"gus", "gil", "gwen"}
+	cases := map[string]struct {
+		op      Operation
+		obj     *v1.UserGroup
+		old     *v1.UserGroup
+		user    string
+		denials []string
+	}{
+		"removing the restriction widens buyers' grants": {
+			op: Update, user: "sal", obj: lifted.object(), old: acmeUsers.object(),
+			denials: []string{
+				`UserGroup "acme-users": spec.restrictions: Forbidden: user "sal" may not grant create on purchaseorders with scope all (lifting the restriction of [purchaseorders] to scope company for the group's members)`,
+				`may not grant view on purchaseorders with scope all (lifting`,
+			},
+		},
+		"removing a member lifts every restriction for them": {
+			op: Update, user: "sal", obj: fewer.object(), old: acmeUsers.object(),
+			denials: []string{`spec.members: Forbidden: user "sal" may not grant create on purchaseorders`, `may not grant view on purchaseorders`},
+		},
+		"adding a member only narrows": {
+			op: Update, user: "sal", obj: more.object(), old: acmeUsers.object(),
+		},
+		"deleting the restricted group": {
+			op: Delete, user: "sal", obj: acmeUsers.object(),
+			denials: []string{`spec.restrictions: Forbidden: user "sal" may not grant create on purchaseorders`, `may not grant view on purchaseorders`},
+		},
+		"a restricted user cannot lift her own restriction": {
+			op: Delete, user: "gus", obj: acmeUsers.object(),
+			denials: []string{`user "gus" may not grant create on purchaseorders with scope all (lifting`, `may not grant view on purchaseorders with scope all (lifting`},
+		},
+		"nor by leaving the group": {
+			op: Update, user: "gus", obj: attrGroup{name: "acme-users", members: []v1.SubjectID{"gil"}, restrictions: poCompany,
+				attrs: map[string]v1.AttributeValue{snapshot.AttrCompany: v1.StringAttribute("acme")}}.object(), old: acmeUsers.object(),
+			denials: []string{`spec.members: Forbidden: user "gus" may not grant create on purchaseorders`, `may not grant view on purchaseorders`},
+		},
+		"a tenant admin holding the widened grants may": {
+			op: Delete, user: "ada", obj: acmeUsers.object(),
+		},
+		"deleting a group without restrictions is never an escalation": {
+			op: Delete, user: "sal", obj: objs.Groups[len(objs.Groups)-2].DeepCopy(),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := Request{Operation: tc.op, Object: tc.obj, OldObject: tc.old, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
+			if tc.old == nil {
+				req.OldObject = nil
+			}
+			got := Review(req)
+			assertMessages(t, "denial", got.Denials, tc.denials)
+			req.Privileged = true
+			if got := Review(req); !got.Allowed() {
+				t.Errorf("privileged: %v", got.Denials)
+			}
+		})
+	}
+}

@@ -49,18 +49,44 @@ type holder struct {
 	attrs map[string][]string
 }
 
-func escalationDenials(req Request, t snapshot.Objects) []string {
-	kind, name := identify(req.Object)
+// exempt reports whether the snapshot allows the user the escalate action.
+func exempt(req Request) bool {
 	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
-	if req.Snapshot.Check(&snapshot.Request{Subject: sub, Action: EscalateAction,
-		Resource: snapshot.Resource{Type: EscalateResource}}).Allowed {
-		return nil
-	}
-	h := holdings(req, t)
-	deny := func(field, format string, args ...any) string {
+	return req.Snapshot.Check(&snapshot.Request{Subject: sub, Action: EscalateAction,
+		Resource: snapshot.Resource{Type: EscalateResource}}).Allowed
+}
+
+// denier formats escalation denials of req's object.
+func denier(req Request) func(field, format string, args ...any) string {
+	kind, name := identify(req.Object)
+	return func(field, format string, args ...any) string {
 		return fmt.Sprintf("%s %q: %s: Forbidden: user %q may not grant %s: they do not hold it in tenant %q (privilege escalation)",
 			kind, name, field, req.User.Name, fmt.Sprintf(format, args...), req.Snapshot.Tenant())
 	}
+}
+
+// deletionDenials checks the one deletion that can widen access: a
+// UserGroup whose restrictions narrow its members' grants from other groups.
+func deletionDenials(req Request, t snapshot.Objects) []string {
+	g, ok := req.Object.(*v1alpha1.UserGroup)
+	if !ok || len(g.Spec.Restrictions) == 0 || exempt(req) {
+		return nil
+	}
+	return restrictionDenials(nil, g, t, holdings(req, t), denier(req))
+}
+
+// escalationDenials judges a create or update. t is the tenant with the
+// change applied (what the object grants); before is the tenant as it is,
+// from which the user's holdings are taken: a user must not gain what they
+// may grant from the change itself (adding a role to their own group,
+// widening a role they hold).
+func escalationDenials(req Request, t, before snapshot.Objects) []string {
+	if exempt(req) {
+		return nil
+	}
+	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
+	h := holdings(req, before)
+	deny := denier(req)
 	roles := rolesByName(t)
 	var out []string
 	// checkRole checks a role's grants; narrowing are the restrictions of
@@ -92,6 +118,7 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 		}
 		old, _ := req.OldObject.(*v1alpha1.UserGroup)
 		out = append(out, attributeDenials(o, old, t, h, deny)...)
+		out = append(out, restrictionDenials(o, old, t, h, deny)...)
 	case *v1alpha1.FieldPolicy:
 		fields := req.Snapshot.Fields(&snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: string(o.Spec.Resource)}})
 		for i, f := range o.Spec.Fields {
@@ -117,7 +144,8 @@ func escalationDenials(req Request, t snapshot.Objects) []string {
 	return dedupe(out)
 }
 
-// holdings collects the user's grants from the objects the snapshot serves.
+// holdings collects the user's grants from the objects the snapshot serves,
+// as t (the tenant before the change) has them.
 func holdings(req Request, t snapshot.Objects) holder {
 	groups := map[string]*v1alpha1.UserGroup{}
 	for i := range t.Groups {

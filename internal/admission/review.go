@@ -83,6 +83,11 @@ func Review(req Request) Response {
 	tenant := withObject(req.Tenant, req.Object, req.Operation == Delete)
 	if req.Operation == Delete {
 		resp.Warnings = append(resp.Warnings, referrerWarnings(kind, name, tenant)...)
+		if !req.Privileged {
+			// Judged against the tenant as it is: the user's holdings
+			// include the restrictions being deleted.
+			resp.Denials = append(resp.Denials, deletionDenials(req, current(req))...)
+		}
 		return resp
 	}
 	for _, p := range localProblems(req.Object) {
@@ -97,9 +102,26 @@ func Review(req Request) Response {
 	resp.Warnings = append(resp.Warnings, warnings...)
 	resp.Warnings = append(resp.Warnings, danglingWarnings(req.Object, tenant)...)
 	if !req.Privileged && len(resp.Denials) == 0 {
-		resp.Denials = append(resp.Denials, escalationDenials(req, tenant)...)
+		resp.Denials = append(resp.Denials, escalationDenials(req, tenant, current(req))...)
 	}
 	return resp
+}
+
+// current returns the tenant as it is before the change: with the old
+// object of an update, without the object of a create, with the object of a
+// delete (whatever the caller's list held for it).
+func current(req Request) snapshot.Objects {
+	switch req.Operation {
+	case Update:
+		if kind, _ := identify(req.OldObject); kind != "" {
+			return withObject(req.Tenant, req.OldObject, false)
+		}
+	case Create:
+		return withObject(req.Tenant, req.Object, true)
+	case Delete:
+		return withObject(req.Tenant, req.Object, false)
+	}
+	return req.Tenant
 }
 
 // describe renders a problem as an admission message naming object, field
@@ -112,16 +134,26 @@ func describe(p snapshot.Problem) string {
 	return fmt.Sprintf("%s %q: %s: %s: %s", p.Kind, p.Name, field, p.Reason, p.Message)
 }
 
+// identify returns the kind and name of an access object ("" for anything
+// else, a nil pointer included).
 func identify(obj any) (kind, name string) {
 	switch o := obj.(type) {
 	case *v1alpha1.Role:
-		return snapshot.KindRole, o.Name
+		if o != nil {
+			return snapshot.KindRole, o.Name
+		}
 	case *v1alpha1.UserGroup:
-		return snapshot.KindUserGroup, o.Name
+		if o != nil {
+			return snapshot.KindUserGroup, o.Name
+		}
 	case *v1alpha1.FieldPolicy:
-		return snapshot.KindFieldPolicy, o.Name
+		if o != nil {
+			return snapshot.KindFieldPolicy, o.Name
+		}
 	case *v1alpha1.ApprovalChain:
-		return snapshot.KindApprovalChain, o.Name
+		if o != nil {
+			return snapshot.KindApprovalChain, o.Name
+		}
 	}
 	return "", ""
 }

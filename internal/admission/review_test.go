@@ -55,6 +55,7 @@ func TestReview(t *testing.T) {
 	cases := map[string]struct {
 		op         Operation
 		obj        any
+		old        any // the stored object of an update
 		user       string
 		privileged bool
 		denials    []string // substrings, one per expected denial
@@ -127,6 +128,19 @@ func TestReview(t *testing.T) {
 			op: Create, obj: group("ops", []v1.SubjectID{"tina"}, "supervisor"), user: "tina",
 			denials: []string{`UserGroup "ops": spec.roles[0]: Forbidden: user "tina" may not grant approve on purchaseorders with scope unitTree (role "supervisor")`},
 		},
+		"escalation: adding a role to her own group is judged by what she holds now": {
+			op: Update, obj: group("techs", []v1.SubjectID{"tina"}, "technician", "supervisor"), old: group("techs", []v1.SubjectID{"tina"}, "technician"), user: "tina",
+			denials: []string{`UserGroup "techs": spec.roles[1]: Forbidden: user "tina" may not grant approve on purchaseorders with scope unitTree (role "supervisor")`},
+		},
+		"escalation: widening a role she holds is judged by what she holds now": {
+			op: Update, obj: role("technician", nil, perm("workorders", "view", v1.ScopeAll), perm("workorders", "edit", v1.ScopeOwnOrAssigned), perm("workorders", "delete", v1.ScopeAll)),
+			old: role("technician", nil, perm("workorders", "view", v1.ScopeAll), perm("workorders", "edit", v1.ScopeOwnOrAssigned)), user: "tina",
+			denials: []string{`Role "technician": spec: Forbidden: user "tina" may not grant delete on workorders with scope all (role "technician")`},
+		},
+		"escalation: narrowing a role she holds is fine": {
+			op: Update, obj: role("technician", nil, perm("workorders", "view", v1.ScopeAll)),
+			old: role("technician", nil, perm("workorders", "view", v1.ScopeAll), perm("workorders", "edit", v1.ScopeOwnOrAssigned)), user: "tina",
+		},
 		"escalation: a tenant admin can grant within work and purchase orders": {
 			op: Create, obj: group("ops", []v1.SubjectID{"tina"}, "supervisor"), user: "ada",
 		},
@@ -158,7 +172,7 @@ func TestReview(t *testing.T) {
 				objs.Groups = append(objs.Groups, v1.UserGroup{ObjectMeta: metav1.ObjectMeta{Name: "crew"}, Spec: v1.UserGroupSpec{MemberGroups: []v1.ObjectName{"techs"}}})
 			}
 			snap, _ := snapshot.Compile("acme", tenant())
-			got := Review(Request{Operation: tc.op, Object: tc.obj, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}, Privileged: tc.privileged})
+			got := Review(Request{Operation: tc.op, Object: tc.obj, OldObject: tc.old, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}, Privileged: tc.privileged})
 			assertMessages(t, "denial", got.Denials, tc.denials)
 			assertMessages(t, "warning", got.Warnings, tc.warnings)
 		})
