@@ -91,4 +91,3 @@ func widenedResources(granted, restricted []v1alpha1.ModuleName) []v1alpha1.Modu
 	}
 	return out
 }
-
