@@ -129,9 +129,12 @@ func (v *Validator) privileged(ctx context.Context, req admission.Request, obj a
 		return false, nil
 	}
 	if req.Operation == admissionv1.Delete {
-		// The only deletion the escalation check judges is a UserGroup's
-		// with restrictions; spare the API server a review for the rest.
-		if g, ok := obj.(*v1alpha1.UserGroup); !ok || len(g.Spec.Restrictions) == 0 {
+		// The escalation check judges only deletions of FieldPolicies and
+		// of UserGroups with restrictions; spare the API server a review
+		// for the rest.
+		g, isGroup := obj.(*v1alpha1.UserGroup)
+		_, isFieldPolicy := obj.(*v1alpha1.FieldPolicy)
+		if !isFieldPolicy && (!isGroup || len(g.Spec.Restrictions) == 0) {
 			return false, nil
 		}
 	}

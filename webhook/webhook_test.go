@@ -143,6 +143,17 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			expectDenied(tina.Update(ctx, &techs),
 				`UserGroup "techs": spec.roles[1]: Forbidden: user "tina" may not grant approve on purchaseorders with scope unitTree (role "supervisor")`)
 		})
+		It("a technician cannot open a field hidden from her by deleting its policy", func() {
+			fp := &v1.FieldPolicy{ObjectMeta: metav1.ObjectMeta{Name: "wo-fields", Namespace: ns}, Spec: v1.FieldPolicySpec{Resource: "workorders",
+				Fields: []v1.FieldRule{{Name: "margin", Default: v1.FieldHidden, Grants: []v1.FieldGrant{{Roles: []v1.ObjectName{"tenant-admin"}, Access: v1.FieldWrite}}}}}}
+			Expect(cluster.Create(ctx, fp)).To(Succeed())
+			awaitCached(fp)
+			compileTenant(ns)
+			expectDenied(tina.Delete(ctx, fp),
+				`FieldPolicy "wo-fields": spec: Forbidden: user "tina" may not grant write access to field "margin" of workorders (the change opens it)`)
+			// The tenant admin writes the field herself.
+			Expect(ada.Delete(ctx, fp)).To(Succeed())
+		})
 		It("a technician can grant within her rights", func() {
 			Expect(tina.Create(ctx, role(ns, "helper", nil, perm("workorders", "edit", v1.ScopeOwn)))).To(Succeed())
 		})

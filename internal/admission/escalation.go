@@ -65,14 +65,27 @@ func denier(req Request) func(field, format string, args ...any) string {
 	}
 }
 
-// deletionDenials checks the one deletion that can widen access: a
-// UserGroup whose restrictions narrow its members' grants from other groups.
+// deletionDenials checks the deletions that can widen access: a UserGroup
+// whose restrictions narrow its members' grants from other groups, and a
+// FieldPolicy that keeps fields from being writable.
 func deletionDenials(req Request, t snapshot.Objects) []string {
-	g, ok := req.Object.(*v1alpha1.UserGroup)
-	if !ok || len(g.Spec.Restrictions) == 0 || exempt(req) {
-		return nil
+	switch o := req.Object.(type) {
+	case *v1alpha1.UserGroup:
+		if len(o.Spec.Restrictions) > 0 && !exempt(req) {
+			return restrictionDenials(nil, o, t, holdings(req, t), denier(req))
+		}
+	case *v1alpha1.FieldPolicy:
+		if !exempt(req) {
+			return fieldPolicyDenials(o, nil, myFields(req, o.Spec.Resource), holdings(req, t), denier(req))
+		}
 	}
-	return restrictionDenials(nil, g, t, holdings(req, t), denier(req))
+	return nil
+}
+
+// myFields is the user's field access to a module in the served snapshot.
+func myFields(req Request, module v1alpha1.ModuleName) snapshot.FieldAccessResult {
+	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
+	return req.Snapshot.Fields(&snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: string(module)}})
 }
 
 // escalationDenials judges a create or update. t is the tenant with the
@@ -84,7 +97,6 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 	if exempt(req) {
 		return nil
 	}
-	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
 	h := holdings(req, before)
 	deny := denier(req)
 	roles := rolesByName(t)
@@ -120,9 +132,19 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		out = append(out, attributeDenials(o, old, t, h, deny)...)
 		out = append(out, restrictionDenials(o, old, t, h, deny)...)
 	case *v1alpha1.FieldPolicy:
-		fields := req.Snapshot.Fields(&snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: string(o.Spec.Resource)}})
+		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)
+		if old != nil {
+			out = append(out, fieldPolicyDenials(old, o, myFields(req, old.Spec.Resource), h, deny)...)
+			if old.Spec.Resource != o.Spec.Resource {
+				old = nil // every grant on the new module is new
+			}
+		}
+		fields := myFields(req, o.Spec.Resource)
 		for i, f := range o.Spec.Fields {
 			for j, g := range f.Grants {
+				if unchangedGrant(old, f.Name, g) {
+					continue // judged when it was written
+				}
 				field := fmt.Sprintf("spec.fields[%d].grants[%d]", i, j)
 				switch {
 				case g.Access == v1alpha1.FieldWrite && !h.full() && !fieldIn(fields, fields.Writable, string(f.Name), v1alpha1.FieldWrite):
