@@ -130,11 +130,11 @@ func (v *Validator) privileged(ctx context.Context, req admission.Request, obj a
 	}
 	if req.Operation == admissionv1.Delete {
 		// The escalation check judges only deletions of FieldPolicies and
-		// of UserGroups with restrictions; spare the API server a review
-		// for the rest.
-		g, isGroup := obj.(*v1alpha1.UserGroup)
-		_, isFieldPolicy := obj.(*v1alpha1.FieldPolicy)
-		if !isFieldPolicy && (!isGroup || len(g.Spec.Restrictions) == 0) {
+		// UserGroups (restrictions are lifted); spare the API server a
+		// review for the rest.
+		switch obj.(type) {
+		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy:
+		default:
 			return false, nil
 		}
 	}

@@ -167,7 +167,7 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			tagged := group(ns, "tagged", []v1.SubjectID{"tina"}, "technician")
 			tagged.Spec.Attributes = map[string]v1.AttributeValue{"unit": v1.StringAttribute("/ca")}
 			expectDenied(tina.Create(ctx, tagged),
-				`UserGroup "tagged": spec.attributes.unit: Forbidden: user "tina" may not grant unit "/ca" (it widens approve on purchaseorders with scope unitTree`)
+				`UserGroup "tagged": spec.attributes.unit: Forbidden: user "tina" may not grant approve on purchaseorders with scope unitTree at unit "/ca" to the group's members`)
 			tagged.Spec.Attributes = nil
 			Expect(tina.Create(ctx, tagged)).To(Succeed())
 		})

@@ -22,8 +22,9 @@ import (
 //   - facility V: all, or facility with V among the user's facilities;
 //   - company V: all, or company with V among the user's companies.
 //
-// Values the object already had are not checked again, so editing an
-// existing group's members or roles does not re-judge its attributes.
+// A group's values reach its new members and the grants of its new roles,
+// so adding either checks every value the group has; other edits check only
+// the values they add.
 // Which grants a value can widen: those of the groups its known members
 // (listed by ID, also through memberGroups) are in; when membership comes
 // from IdP groups (externalGroups), whose members' other groups are
@@ -47,33 +48,178 @@ type scopedGrant struct {
 	when     v1alpha1.CELExpression
 }
 
-// attributeDenials checks the attribute values a UserGroup change adds.
+// attributeDenials checks what a UserGroup change adds to attribute reach.
+// A subject's scoped grants meet the attribute values of all their groups,
+// so a change creates new pairs of value and grant in three ways:
+//
+//   - a value the group newly sets, with every grant its members hold;
+//   - a new member: the group's values with every grant the member holds,
+//     and the member's values (from all their groups) with the group's
+//     roles;
+//   - a new role: its grants with the values of every member.
+//
+// (A created group is an update of an empty one.)
 func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
 	if h.full() {
 		return nil
 	}
-	var widened []scopedGrant
-	computed := false
+	if old == nil {
+		old = &v1alpha1.UserGroup{}
+	}
+	type pairs struct {
+		field  string                     // blamed; "" for spec.attributes.<attribute>
+		values func() map[string][]string // attribute -> values
+		grants func() []scopedGrant
+	}
+	var checks []pairs
+	all := func(attr string) bool { _, ok := scopeAttributes[attr]; return ok }
+	checks = append(checks, pairs{
+		values: func() map[string][]string {
+			out := map[string][]string{}
+			for attr := range scopeAttributes {
+				out[attr] = newValues(g, old, attr)
+			}
+			return out
+		},
+		grants: func() []scopedGrant { return affectedGrants(g, t) },
+	})
+	if joined := joiners(g, old); joined != nil {
+		checks = append(checks,
+			pairs{
+				field: "spec.members",
+				values: func() map[string][]string {
+					groups, up := enclosing(g, t)
+					return groupValues(groups, up, all)
+				},
+				grants: func() []scopedGrant { return affectedGrants(joined, t) },
+			},
+			pairs{
+				field: "spec.members",
+				values: func() map[string][]string {
+					groups, of := membersGroups(joined, t)
+					return groupValues(groups, of, all)
+				},
+				grants: func() []scopedGrant { return roleGrants(g.Spec.Roles, joined, t) },
+			})
+	}
+	if added := addedRoles(g, old); len(added) > 0 {
+		checks = append(checks, pairs{
+			field:  "spec.roles",
+			values: func() map[string][]string { groups, of := membersGroups(g, t); return groupValues(groups, of, all) },
+			grants: func() []scopedGrant { return roleGrants(added, g, t) },
+		})
+	}
 	var out []string
-	for _, attr := range sortedKeys(scopeAttributes) {
-		added := newValues(g, old, attr)
-		if len(added) == 0 {
-			continue
-		}
-		if !computed {
-			widened, computed = affectedGrants(g, t), true
-		}
-		for _, v := range added {
-			for _, sg := range widened {
-				if !slices.Contains(scopeAttributes[attr], sg.scope) {
-					continue
-				}
-				if !h.reaches(sg, attr, v) {
-					out = append(out, deny("spec.attributes."+attr,
-						"%s %q (it widens %s on %s with scope %s%s for the group's members)",
-						attr, v, sg.action, sg.resource, sg.scope, whenSuffix(sg.when)))
+	type pair struct {
+		sg        scopedGrant
+		attr, val string
+	}
+	reported := map[pair]bool{} // one message per pair, blaming the first cause
+	for _, c := range checks {
+		values := c.values()
+		var widened []scopedGrant
+		computed := false
+		for _, attr := range sortedKeys(values) {
+			if len(values[attr]) == 0 {
+				continue
+			}
+			if !computed {
+				widened, computed = c.grants(), true
+			}
+			for _, v := range values[attr] {
+				for _, sg := range widened {
+					if slices.Contains(scopeAttributes[attr], sg.scope) && !reported[pair{sg, attr, v}] && !h.reaches(sg, attr, v) {
+						reported[pair{sg, attr, v}] = true
+						field := c.field
+						if field == "" {
+							field = "spec.attributes." + attr
+						}
+						out = append(out, deny(field, "%s on %s with scope %s%s at %s %q to the group's members",
+							sg.action, sg.resource, sg.scope, whenSuffix(sg.when), attr, v))
+					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// groupValues returns the values of the named groups for the attributes
+// keep selects, each once.
+func groupValues(groups map[string]*v1alpha1.UserGroup, names map[string]bool, keep func(string) bool) map[string][]string {
+	out := map[string][]string{}
+	for _, name := range sortedKeys(names) {
+		g, ok := groups[name]
+		if !ok {
+			continue
+		}
+		for attr, v := range g.Spec.Attributes {
+			if !keep(attr) {
+				continue
+			}
+			for _, x := range v.Values {
+				if x != "" && !slices.Contains(out[attr], x) {
+					out[attr] = append(out[attr], x)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// enclosing returns the tenant's groups (with g in its given form) and the
+// names of g and of every group that includes it through memberGroups,
+// transitively: a member of g is a member of all of them.
+func enclosing(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alpha1.UserGroup, map[string]bool) {
+	groups := map[string]*v1alpha1.UserGroup{}
+	for i := range t.Groups {
+		groups[t.Groups[i].Name] = &t.Groups[i]
+	}
+	groups[g.Name] = g
+	up := map[string]bool{g.Name: true}
+	for changed := true; changed; {
+		changed = false
+		for name, cur := range groups {
+			if !up[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return up[string(m)] }) {
+				up[name], changed = true, true
+			}
+		}
+	}
+	return groups, up
+}
+
+// roleGrants returns the grants of roles, bounded as the restrictions of
+// the groups of members' members bound them.
+func roleGrants(roles []v1alpha1.ObjectName, members *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
+	groups, of := membersGroups(members, t)
+	_, restrictions := grantsOf(groups, of, t)
+	byName := rolesByName(t)
+	var grants []heldGrant
+	for _, r := range roles {
+		grants = append(grants, effectivePermissions(byName, string(r))...)
+	}
+	return scoped(grants, restrictions)
+}
+
+// joiners returns g reduced to the members the update adds (by ID, through
+// memberGroups or externalGroups), nil when it adds none.
+func joiners(g, old *v1alpha1.UserGroup) *v1alpha1.UserGroup {
+	j := g.DeepCopy()
+	j.Spec.Members = slices.DeleteFunc(j.Spec.Members, func(m v1alpha1.SubjectID) bool { return slices.Contains(old.Spec.Members, m) })
+	j.Spec.MemberGroups = slices.DeleteFunc(j.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return slices.Contains(old.Spec.MemberGroups, m) })
+	j.Spec.ExternalGroups = slices.DeleteFunc(j.Spec.ExternalGroups, func(e string) bool { return slices.Contains(old.Spec.ExternalGroups, e) })
+	if len(j.Spec.Members)+len(j.Spec.MemberGroups)+len(j.Spec.ExternalGroups) == 0 {
+		return nil
+	}
+	return j
+}
+
+// addedRoles returns the roles g gives that old did not.
+func addedRoles(g, old *v1alpha1.UserGroup) []v1alpha1.ObjectName {
+	var out []v1alpha1.ObjectName
+	for _, r := range g.Spec.Roles {
+		if !slices.Contains(old.Spec.Roles, r) {
+			out = append(out, r)
 		}
 	}
 	return out
@@ -95,11 +241,17 @@ func newValues(g, old *v1alpha1.UserGroup, attr string) []string {
 }
 
 // affectedGrants returns the grants the members of g hold through any of
-// their groups, g included, restrictions included (a restriction with a
-// scope bounds every grant on its resources by that scope).
+// their groups, g included, restrictions included.
 func affectedGrants(g *v1alpha1.UserGroup, t snapshot.Objects) []scopedGrant {
 	groups, of := membersGroups(g, t)
 	grants, restrictions := grantsOf(groups, of, t)
+	return scoped(grants, restrictions)
+}
+
+// scoped lists grants per module and action, and each once more bounded by
+// every restriction on its module (a restriction with a scope bounds every
+// grant on its resources by that scope).
+func scoped(grants []heldGrant, restrictions []v1alpha1.Restriction) []scopedGrant {
 	var out []scopedGrant
 	add := func(sg scopedGrant) {
 		if !slices.Contains(out, sg) {
@@ -207,6 +359,26 @@ func (h holder) reaches(sg scopedGrant, attr, v string) bool {
 		}
 	}
 	return false
+}
+
+// coversAt reports whether the user holds grant sg wherever the members it
+// applies to reach with it: at each of their values of the attribute its
+// scope reads, or, for scopes no group attribute bounds (all, own, ...),
+// by kind.
+func (h holder) coversAt(sg scopedGrant, values map[string][]string) bool {
+	bounded := false
+	for attr, scopes := range scopeAttributes {
+		if !slices.Contains(scopes, sg.scope) {
+			continue
+		}
+		for _, v := range values[attr] {
+			bounded = true
+			if !h.reaches(sg, attr, v) {
+				return false
+			}
+		}
+	}
+	return bounded || h.covers(sg.resource, sg.action, sg.scope, sg.when)
 }
 
 // attributeWithin reports whether a grant of the user with scope held

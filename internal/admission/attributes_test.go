@@ -76,46 +76,72 @@ func TestAttributeDelegation(t *testing.T) {
 		"a unit above her branch is an escalation": {
 			op: Create, user: "bea", obj: attrGroup{name: "canada", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
 			denials: []string{
-				`UserGroup "canada": spec.attributes.unit: Forbidden: user "bea" may not grant unit "/ca" (it widens view on workorders with scope unitTree`,
-				`unit "/ca" (it widens edit on workorders with scope unit`,
+				`UserGroup "canada": spec.attributes.unit: Forbidden: user "bea" may not grant view on workorders with scope unitTree at unit "/ca" to the group's members`,
+				`may not grant edit on workorders with scope unit at unit "/ca"`,
 			},
 		},
 		"a sibling unit sharing a name prefix is not inside the branch": {
 			op: Create, user: "bea", obj: attrGroup{name: "abc", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/abc")}.object(),
-			denials: []string{`unit "/ca/abc" (it widens view on workorders`, `unit "/ca/abc" (it widens edit on workorders`},
+			denials: []string{`view on workorders with scope unitTree at unit "/ca/abc"`, `edit on workorders with scope unit at unit "/ca/abc"`},
 		},
 		"a tenant admin with scope all sets any unit": {
 			op: Create, user: "ada", obj: attrGroup{name: "canada", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
 		},
-		"a unit widens the members' grants from their other groups": {
-			// fin approves invoices with unitTree through the finance group;
-			// a Calgary unit would extend that to Calgary, which bea does not
-			// hold at all.
+		"a unit meets the members' grants from their other groups, and their units the group's roles": {
+			// fin approves invoices with unitTree through finance, at /ca: a
+			// Calgary unit adds approval in Calgary (bea holds no invoices),
+			// and field-tech at fin's /ca reaches beyond bea's branch.
 			op: Create, user: "bea", obj: attrGroup{name: "calgary", members: []v1.SubjectID{"fin"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
-			denials: []string{`unit "/ca/ab/calgary" (it widens approve on invoices with scope unitTree`},
+			denials: []string{
+				`spec.attributes.unit: Forbidden: user "bea" may not grant approve on invoices with scope unitTree at unit "/ca/ab/calgary"`,
+				`spec.members: Forbidden: user "bea" may not grant view on workorders with scope unitTree at unit "/ca"`,
+				`spec.members: Forbidden: user "bea" may not grant edit on workorders with scope unit at unit "/ca"`,
+			},
 		},
 		"a group without roles still widens its members' other grants": {
 			op: Create, user: "bea", obj: attrGroup{name: "tag", members: []v1.SubjectID{"fin"}, attrs: unit("/ca/ab/calgary")}.object(),
-			denials: []string{`it widens approve on invoices with scope unitTree`},
+			denials: []string{`approve on invoices with scope unitTree at unit "/ca/ab/calgary"`},
+		},
+		"a role for members whose unit comes from another group": {
+			op: Create, user: "bea", obj: attrGroup{name: "no-unit", members: []v1.SubjectID{"leo"}, roles: []v1.ObjectName{"field-tech"}}.object(),
+			denials: []string{`spec.members: Forbidden: user "bea" may not grant view on workorders with scope unitTree at unit "/ca"`, `edit on workorders with scope unit at unit "/ca"`},
 		},
 		"members through memberGroups count": {
 			op: Create, user: "bea", obj: attrGroup{name: "wrapper", memberGroups: []v1.ObjectName{"finance"}, attrs: unit("/ca/ab/calgary")}.object(),
-			denials: []string{`it widens approve on invoices with scope unitTree`},
+			denials: []string{`approve on invoices with scope unitTree at unit "/ca/ab/calgary"`},
 		},
-		"IdP membership makes every group's grants count": {
-			op: Create, user: "bea", obj: attrGroup{name: "idp", external: []string{"calgary-techs"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
-			denials: []string{`it widens approve on invoices with scope unitTree`},
+		"IdP membership makes every group count": {
+			op: Create, user: "bea", obj: attrGroup{name: "idp", external: []string{"calgary-techs"}, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`approve on invoices with scope unitTree at unit "/ca/ab/calgary"`},
 		},
 		"an unchanged attribute is not judged again": {
 			op: Update, user: "bea",
-			old: attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: fieldTech, attrs: unit("/ca")}.object(),
-			obj: attrGroup{name: "legacy", members: []v1.SubjectID{"leo", "carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			old: attrGroup{name: "legacy", members: []v1.SubjectID{"leo", "carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			obj: attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+		},
+		"a new member gets the group's unit": {
+			op: Update, user: "bea",
+			old:     attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			obj:     attrGroup{name: "legacy", members: []v1.SubjectID{"leo", "carl"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			denials: []string{`spec.members: Forbidden: user "bea" may not grant view on workorders with scope unitTree at unit "/ca"`, `edit on workorders with scope unit at unit "/ca"`},
+		},
+		"a new role gets the group's unit": {
+			op: Update, user: "bea",
+			old:     attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, attrs: unit("/ca")}.object(),
+			obj:     attrGroup{name: "legacy", members: []v1.SubjectID{"leo"}, roles: fieldTech, attrs: unit("/ca")}.object(),
+			denials: []string{`spec.roles: Forbidden: user "bea" may not grant view on workorders with scope unitTree at unit "/ca"`, `edit on workorders with scope unit at unit "/ca"`},
+		},
+		"a new member brings the grants of their other groups": {
+			op: Update, user: "bea",
+			old:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+			obj:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl", "fin"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
+			denials: []string{`spec.members: Forbidden: user "bea" may not grant approve on invoices with scope unitTree at unit "/ca/ab/calgary"`, `view on workorders with scope unitTree at unit "/ca"`, `edit on workorders with scope unit at unit "/ca"`},
 		},
 		"changing an existing group's unit upwards is judged": {
 			op: Update, user: "bea",
 			old:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
 			obj:     attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/bc")}.object(),
-			denials: []string{`unit "/ca/bc" (it widens view on workorders`, `unit "/ca/bc" (it widens edit on workorders`},
+			denials: []string{`view on workorders with scope unitTree at unit "/ca/bc"`, `edit on workorders with scope unit at unit "/ca/bc"`},
 		},
 		"a facility she has": {
 			op: Create, user: "bea", obj: attrGroup{name: "yard", members: []v1.SubjectID{"yan"}, roles: []v1.ObjectName{"yard-tech"},
@@ -124,7 +150,7 @@ func TestAttributeDelegation(t *testing.T) {
 		"a facility she does not have": {
 			op: Create, user: "bea", obj: attrGroup{name: "yard", members: []v1.SubjectID{"yan"}, roles: []v1.ObjectName{"yard-tech"},
 				attrs: map[string]v1.AttributeValue{snapshot.AttrFacilities: v1.ListAttribute("yard-1", "yard-2")}}.object(),
-			denials: []string{`UserGroup "yard": spec.attributes.facilities: Forbidden: user "bea" may not grant facilities "yard-2" (it widens edit on assets with scope facility`},
+			denials: []string{`UserGroup "yard": spec.attributes.facilities: Forbidden: user "bea" may not grant edit on assets with scope facility at facilities "yard-2"`},
 		},
 		"a supplier admin adds users of her own company": {
 			op: Create, user: "sal", obj: attrGroup{name: "acme-users", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"}, restrictions: poCompany,
@@ -133,7 +159,7 @@ func TestAttributeDelegation(t *testing.T) {
 		"a supplier admin cannot reach another company through a restriction": {
 			op: Create, user: "sal", obj: attrGroup{name: "globex-users", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"}, restrictions: poCompany,
 				attrs: map[string]v1.AttributeValue{snapshot.AttrCompanies: v1.ListAttribute("acme", "globex")}}.object(),
-			denials: []string{`spec.attributes.companies: Forbidden: user "sal" may not grant companies "globex" (it widens view on purchaseorders with scope company`},
+			denials: []string{`spec.attributes.companies: Forbidden: user "sal" may not grant view on purchaseorders with scope company at companies "globex"`},
 		},
 		"without the restriction the supplier role is beyond her": {
 			op: Create, user: "sal", obj: attrGroup{name: "acme-open", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"supplier"},

@@ -66,12 +66,13 @@ func denier(req Request) func(field, format string, args ...any) string {
 }
 
 // deletionDenials checks the deletions that can widen access: a UserGroup
-// whose restrictions narrow its members' grants from other groups, and a
-// FieldPolicy that keeps fields from being writable.
+// whose restrictions (or those of groups including it) narrow its members'
+// grants from other groups, and a FieldPolicy that keeps fields from being
+// writable.
 func deletionDenials(req Request, t snapshot.Objects) []string {
 	switch o := req.Object.(type) {
 	case *v1alpha1.UserGroup:
-		if len(o.Spec.Restrictions) > 0 && !exempt(req) {
+		if !exempt(req) {
 			return restrictionDenials(nil, o, t, holdings(req, t), denier(req))
 		}
 	case *v1alpha1.FieldPolicy:
@@ -129,6 +130,18 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 			checkRole(fmt.Sprintf("spec.roles[%d]", i), string(r), o.Spec.Restrictions)
 		}
 		old, _ := req.OldObject.(*v1alpha1.UserGroup)
+		if old == nil || joiners(o, old) != nil {
+			// New members also join every group that includes this one.
+			groups, up := enclosing(o, t)
+			for _, name := range sortedKeys(up) {
+				if name == o.Name {
+					continue
+				}
+				for _, r := range groups[name].Spec.Roles {
+					checkRole(fmt.Sprintf("spec.members (through UserGroup %q)", name), string(r), o.Spec.Restrictions)
+				}
+			}
+		}
 		out = append(out, attributeDenials(o, old, t, h, deny)...)
 		out = append(out, restrictionDenials(o, old, t, h, deny)...)
 	case *v1alpha1.FieldPolicy:

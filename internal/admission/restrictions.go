@@ -12,28 +12,44 @@ import (
 // purchase orders). Removing a restriction, removing members from a
 // restricted group, or deleting it widens what those members' other groups
 // grant them, so a user who is not privileged may do it only when they hold
-// every grant it widens on the restricted modules. The group's own roles are
-// judged by the role check (on update) or go with it (on deletion).
+// every grant it widens on the restricted modules, at the members' attribute
+// values. The group's own roles count as they will be after an update and
+// not at all after a deletion.
 
 // restrictionDenials checks a UserGroup update (g the new object) or
 // deletion (g nil) against its old form.
 func restrictionDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
-	if old == nil || len(old.Spec.Restrictions) == 0 || h.full() {
+	if old == nil || h.full() {
 		return nil
 	}
 	lifted, field := liftedRestrictions(g, old)
+	if g == nil || dropsMembers(g, old) {
+		// Leaving members also leave every group that includes this one.
+		groups, up := enclosing(old, t)
+		for _, name := range sortedKeys(up) {
+			if name != old.Name {
+				lifted = append(lifted, groups[name].Spec.Restrictions...)
+			}
+		}
+	}
 	if len(lifted) == 0 {
 		return nil
 	}
 	groups, of := membersGroups(old, t)
-	delete(of, old.Name)
+	values := groupValues(groups, of, func(attr string) bool { _, ok := scopeAttributes[attr]; return ok })
+	if g == nil {
+		delete(of, old.Name) // its roles go with it
+	} else {
+		groups[old.Name] = g // its roles as they will be
+	}
 	grants, _ := grantsOf(groups, of, t)
 	var out []string
 	for _, rs := range lifted {
 		for _, hg := range grants {
 			for _, res := range widenedResources(hg.resources, rs.Resources) {
 				for _, a := range hg.actions {
-					if !h.covers(res, a, hg.scope, hg.when) {
+					sg := scopedGrant{resource: res, action: a, scope: scopeOrAll(hg.scope), when: hg.when}
+					if !h.coversAt(sg, values) {
 						out = append(out, deny(field, "%s on %s with scope %s%s (lifting the restriction of %v to scope %s for the group's members)",
 							a, res, scopeName(hg.scope), whenSuffix(hg.when), rs.Resources, scopeName(rs.Scope)))
 					}
