@@ -129,11 +129,12 @@ func (v *Validator) privileged(ctx context.Context, req admission.Request, obj a
 		return false, nil
 	}
 	if req.Operation == admissionv1.Delete {
-		// The escalation check judges only deletions of FieldPolicies and
-		// UserGroups (restrictions are lifted); spare the API server a
-		// review for the rest.
+		// The escalation check judges deletions of FieldPolicies, Roles and
+		// UserGroups (fields opened, restrictions lifted, groups left out);
+		// an ApprovalChain's deletion only takes access away, so spare the
+		// API server a review for it.
 		switch obj.(type) {
-		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy:
+		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy, *v1alpha1.Role:
 		default:
 			return false, nil
 		}

@@ -99,7 +99,15 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 					groups, of := membersGroups(joined, t)
 					return groupValues(groups, of, all)
 				},
-				grants: func() []scopedGrant { return roleGrants(g.Spec.Roles, joined, t) },
+				grants: func() []scopedGrant {
+					// The roles of this group and of every group including it.
+					groups, up := enclosing(g, t)
+					var roles []v1alpha1.ObjectName
+					for _, name := range sortedKeys(up) {
+						roles = append(roles, groups[name].Spec.Roles...)
+					}
+					return roleGrants(roles, joined, t)
+				},
 			})
 	}
 	if added := addedRoles(g, old); len(added) > 0 {

@@ -73,7 +73,14 @@ func deletionDenials(req Request, t snapshot.Objects) []string {
 	switch o := req.Object.(type) {
 	case *v1alpha1.UserGroup:
 		if !exempt(req) {
-			return restrictionDenials(nil, o, t, holdings(req, t), denier(req))
+			h := holdings(req, t)
+			after := withObject(t, o, true)
+			out := restrictionDenials(nil, o, t, h, denier(req))
+			return append(out, referenceDenials(req, after, t, h, denier(req), nil)...)
+		}
+	case *v1alpha1.Role:
+		if !exempt(req) {
+			return referenceDenials(req, withObject(t, o, true), t, holdings(req, t), denier(req), nil)
 		}
 	case *v1alpha1.FieldPolicy:
 		if !exempt(req) {
@@ -81,6 +88,44 @@ func deletionDenials(req Request, t snapshot.Objects) []string {
 		}
 	}
 	return nil
+}
+
+// referenceDenials judges the groups a change leaves out or brings back by
+// breaking or satisfying their references. A group left out stops
+// restricting its members, so that is judged as its deletion; a group
+// brought back is passed to restore (nil: none can be).
+func referenceDenials(req Request, after, before snapshot.Objects, h holder, deny func(field, format string, args ...any) string, restore func(*v1alpha1.UserGroup)) []string {
+	// Judged on the objects themselves, not on the served snapshot, which
+	// trails the cluster by a compile.
+	was, broken := brokenGroups(before), brokenGroups(after)
+	var out []string
+	for i := range before.Groups {
+		g := &before.Groups[i]
+		if !was[g.Name] && broken[g.Name] {
+			if _, deleted := req.Object.(*v1alpha1.UserGroup); deleted && req.Operation == Delete && identifyName(req.Object) == g.Name {
+				continue // judged as the deletion itself
+			}
+			sub := func(field, format string, args ...any) string {
+				return deny(fmt.Sprintf("(leaves out UserGroup %q) %s", g.Name, field), format, args...)
+			}
+			out = append(out, restrictionDenials(nil, g, after, h, sub)...)
+		}
+	}
+	if restore != nil {
+		_, self := identify(req.Object)
+		for i := range after.Groups {
+			g := &after.Groups[i]
+			if g.Name != self && was[g.Name] && !broken[g.Name] {
+				restore(g)
+			}
+		}
+	}
+	return out
+}
+
+func identifyName(obj any) string {
+	_, name := identify(obj)
+	return name
 }
 
 // myFields is the user's field access to a module in the served snapshot.
@@ -122,14 +167,12 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 			}
 		}
 	}
-	switch o := req.Object.(type) {
-	case *v1alpha1.Role:
-		checkRole("spec", o.Name, nil)
-	case *v1alpha1.UserGroup:
+	// checkGroup checks a group change (old nil: created); prefix names
+	// the group in fields when it is not the object under review.
+	checkGroup := func(o, old *v1alpha1.UserGroup, prefix string) {
 		for i, r := range o.Spec.Roles {
-			checkRole(fmt.Sprintf("spec.roles[%d]", i), string(r), o.Spec.Restrictions)
+			checkRole(fmt.Sprintf("%sspec.roles[%d]", prefix, i), string(r), o.Spec.Restrictions)
 		}
-		old, _ := req.OldObject.(*v1alpha1.UserGroup)
 		if old == nil || joiners(o, old) != nil {
 			// New members also join every group that includes this one.
 			groups, up := enclosing(o, t)
@@ -138,12 +181,36 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 					continue
 				}
 				for _, r := range groups[name].Spec.Roles {
-					checkRole(fmt.Sprintf("spec.members (through UserGroup %q)", name), string(r), o.Spec.Restrictions)
+					checkRole(fmt.Sprintf("%sspec.members (through UserGroup %q)", prefix, name), string(r), o.Spec.Restrictions)
 				}
 			}
 		}
-		out = append(out, attributeDenials(o, old, t, h, deny)...)
-		out = append(out, restrictionDenials(o, old, t, h, deny)...)
+		sub := func(field, format string, args ...any) string { return deny(prefix+field, format, args...) }
+		out = append(out, attributeDenials(o, old, t, h, sub)...)
+		out = append(out, restrictionDenials(o, old, t, h, sub)...)
+	}
+	// Other groups whose references the change satisfies or breaks.
+	restored := func(_, _ string) {
+		out = append(out, referenceDenials(req, t, before, h, deny, func(g *v1alpha1.UserGroup) {
+			checkGroup(g, nil, fmt.Sprintf("(restores UserGroup %q) ", g.Name))
+		})...)
+	}
+	switch o := req.Object.(type) {
+	case *v1alpha1.Role:
+		checkRole("spec", o.Name, nil)
+		was := before
+		if _, brokenRoles := brokenRefs(before); brokenRoles[o.Name] {
+			was = snapshot.Objects{} // left out until now: every grant is new
+		}
+		out = append(out, roleValueDenials(o, t, was, h, deny)...)
+		restored(snapshot.KindRole, o.Name)
+	case *v1alpha1.UserGroup:
+		old, _ := req.OldObject.(*v1alpha1.UserGroup)
+		if brokenGroups(before)[o.Name] {
+			old = nil // left out until now: everything it gives is new
+		}
+		checkGroup(o, old, "")
+		restored(snapshot.KindUserGroup, o.Name)
 	case *v1alpha1.FieldPolicy:
 		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)
 		if old != nil {
@@ -181,12 +248,14 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 
 // holdings collects the user's grants from the objects the snapshot serves,
 // as t (the tenant before the change) has them.
+//
+// Grants and attributes count only from groups the snapshot serves;
+// restrictions count from every group the user is in, served yet or not, so
+// a restriction an admin just added binds at once.
 func holdings(req Request, t snapshot.Objects) holder {
 	groups := map[string]*v1alpha1.UserGroup{}
 	for i := range t.Groups {
-		if req.Snapshot.HasGroup(t.Groups[i].Name) {
-			groups[t.Groups[i].Name] = &t.Groups[i]
-		}
+		groups[t.Groups[i].Name] = &t.Groups[i]
 	}
 	// Direct membership, then groups that include a group the user is in.
 	in := map[string]bool{}
@@ -214,6 +283,9 @@ func holdings(req Request, t snapshot.Objects) holder {
 	for _, name := range sortedKeys(in) {
 		g := groups[name]
 		h.restrictions = append(h.restrictions, g.Spec.Restrictions...)
+		if !req.Snapshot.HasGroup(name) {
+			continue
+		}
 		for attr, v := range g.Spec.Attributes {
 			h.attrs[attr] = append(h.attrs[attr], v.Values...)
 		}

@@ -1,0 +1,136 @@
+package admission
+
+import (
+	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
+
+// Role changes by value. The role check compares scopes by kind, but a
+// role's unit, facility and company grants reach as far as the attribute
+// values of the subjects who hold it (through any group that gives the role
+// or a role extending it, including groups that named the role before it
+// existed). So every grant a change adds to the role must be within the
+// user's reach at each of those values.
+
+// roleValueDenials checks the grants a Role create or update adds (next the
+// role as it will be; t the tenant with the change applied, before the
+// tenant as it is).
+func roleValueDenials(next *v1alpha1.Role, t, before snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
+	if h.full() {
+		return nil
+	}
+	added := slices.DeleteFunc(effectivePermissions(rolesByName(t), next.Name), func(g heldGrant) bool {
+		return slices.ContainsFunc(effectivePermissions(rolesByName(before), next.Name), func(o heldGrant) bool { return sameGrant(o, g) })
+	})
+	if len(added) == 0 {
+		return nil
+	}
+	holding := extenders(next.Name, t)
+	var out []string
+	reported := map[string]bool{}
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		if !slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return holding[string(r)] }) {
+			continue
+		}
+		groups, of := membersGroups(g, t)
+		_, restrictions := grantsOf(groups, of, t)
+		values := groupValues(groups, of, func(attr string) bool { _, ok := scopeAttributes[attr]; return ok })
+		for _, sg := range scoped(added, restrictions) {
+			for attr, scopes := range scopeAttributes {
+				if !slices.Contains(scopes, sg.scope) {
+					continue
+				}
+				for _, v := range values[attr] {
+					msg := deny("spec.permissions", "%s on %s with scope %s%s at %s %q to the members of UserGroup %q",
+						sg.action, sg.resource, sg.scope, whenSuffix(sg.when), attr, v, g.Name)
+					if !reported[msg] && !h.reaches(sg, attr, v) {
+						reported[msg] = true
+						out = append(out, msg)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// extenders returns name and every role that extends it, transitively.
+func extenders(name string, t snapshot.Objects) map[string]bool {
+	out := map[string]bool{name: true}
+	for changed := true; changed; {
+		changed = false
+		for _, r := range t.Roles {
+			if !out[r.Name] && slices.ContainsFunc(r.Spec.Extends, func(e v1alpha1.ObjectName) bool { return out[string(e)] }) {
+				out[r.Name], changed = true, true
+			}
+		}
+	}
+	return out
+}
+
+func sameGrant(a, b heldGrant) bool {
+	return a.full == b.full && scopeOrAll(a.scope) == scopeOrAll(b.scope) && a.when == b.when &&
+		slices.Equal(a.resources, b.resources) && slices.Equal(a.actions, b.actions)
+}
+
+// brokenGroups returns the groups of t the compiler would leave out for a
+// reference: a role that does not exist (or extends one that does not), or
+// a member group that does not exist or is itself left out. (Cycles and
+// local problems are rejected at admission, so they are not followed here.)
+func brokenGroups(t snapshot.Objects) map[string]bool {
+	groups, _ := brokenRefs(t)
+	return groups
+}
+
+// brokenRefs returns the groups (see brokenGroups) and the roles of t the
+// compiler would leave out for a reference.
+func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
+	roles := rolesByName(t)
+	roleValid := map[string]bool{}
+	var valid func(name string, seen map[string]bool) bool
+	valid = func(name string, seen map[string]bool) bool {
+		if v, ok := roleValid[name]; ok {
+			return v
+		}
+		r, ok := roles[name]
+		if !ok || seen[name] {
+			return false
+		}
+		seen[name] = true
+		v := !slices.ContainsFunc(r.Spec.Extends, func(e v1alpha1.ObjectName) bool { return !valid(string(e), seen) })
+		roleValid[name] = v
+		return v
+	}
+	groups := map[string]*v1alpha1.UserGroup{}
+	for i := range t.Groups {
+		groups[t.Groups[i].Name] = &t.Groups[i]
+	}
+	broken := map[string]bool{}
+	for name, g := range groups {
+		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return !valid(string(r), map[string]bool{}) }) {
+			broken[name] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for name, g := range groups {
+			if !broken[name] && slices.ContainsFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool {
+				_, exists := groups[string(m)]
+				return !exists || broken[string(m)]
+			}) {
+				broken[name], changed = true, true
+			}
+		}
+	}
+	brokenRoles := map[string]bool{}
+	for name := range roles {
+		if !valid(name, map[string]bool{}) {
+			brokenRoles[name] = true
+		}
+	}
+	return broken, brokenRoles
+}
