@@ -21,8 +21,9 @@ func roleValueDenials(next *v1alpha1.Role, t, before snapshot.Objects, h holder,
 	if h.full() {
 		return nil
 	}
+	had := effectivePermissions(rolesByName(before), next.Name)
 	added := slices.DeleteFunc(effectivePermissions(rolesByName(t), next.Name), func(g heldGrant) bool {
-		return slices.ContainsFunc(effectivePermissions(rolesByName(before), next.Name), func(o heldGrant) bool { return sameGrant(o, g) })
+		return slices.ContainsFunc(had, func(o heldGrant) bool { return sameGrant(o, g) })
 	})
 	if len(added) == 0 {
 		return nil
@@ -90,28 +91,35 @@ func brokenGroups(t snapshot.Objects) map[string]bool {
 // compiler would leave out for a reference.
 func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
 	roles := rolesByName(t)
-	roleValid := map[string]bool{}
-	var valid func(name string, seen map[string]bool) bool
-	valid = func(name string, seen map[string]bool) bool {
-		if v, ok := roleValid[name]; ok {
-			return v
+	// state: 0 unknown, 1 being checked (a cycle: invalid), 2 valid, 3 not.
+	state := make(map[string]uint8, len(roles))
+	var valid func(name string) bool
+	valid = func(name string) bool {
+		switch state[name] {
+		case 1, 3:
+			return false
+		case 2:
+			return true
 		}
 		r, ok := roles[name]
-		if !ok || seen[name] {
+		if !ok {
 			return false
 		}
-		seen[name] = true
-		v := !slices.ContainsFunc(r.Spec.Extends, func(e v1alpha1.ObjectName) bool { return !valid(string(e), seen) })
-		roleValid[name] = v
-		return v
+		state[name] = 1
+		ok = !slices.ContainsFunc(r.Spec.Extends, func(e v1alpha1.ObjectName) bool { return !valid(string(e)) })
+		state[name] = 3
+		if ok {
+			state[name] = 2
+		}
+		return ok
 	}
-	groups := map[string]*v1alpha1.UserGroup{}
+	groups := make(map[string]*v1alpha1.UserGroup, len(t.Groups))
 	for i := range t.Groups {
 		groups[t.Groups[i].Name] = &t.Groups[i]
 	}
 	broken := map[string]bool{}
 	for name, g := range groups {
-		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return !valid(string(r), map[string]bool{}) }) {
+		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return !valid(string(r)) }) {
 			broken[name] = true
 		}
 	}
@@ -128,7 +136,7 @@ func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
 	}
 	brokenRoles := map[string]bool{}
 	for name := range roles {
-		if !valid(name, map[string]bool{}) {
+		if !valid(name) {
 			brokenRoles[name] = true
 		}
 	}
