@@ -60,13 +60,7 @@ func branchTenant() snapshot.Objects {
 func TestAttributeDelegation(t *testing.T) {
 	poCompany := []v1.Restriction{{Resources: []v1.ModuleName{"purchaseorders"}, Scope: v1.ScopeCompany}}
 	fieldTech := []v1.ObjectName{"field-tech"}
-	cases := map[string]struct {
-		op      Operation
-		obj     *v1.UserGroup
-		old     *v1.UserGroup
-		user    string
-		denials []string
-	}{
+	cases := map[string]escalationCase{
 		"a branch admin sets a unit inside her branch": {
 			op: Create, user: "bea", obj: attrGroup{name: "calgary", members: []v1.SubjectID{"carl"}, roles: fieldTech, attrs: unit("/ca/ab/calgary")}.object(),
 		},
@@ -172,20 +166,30 @@ func TestAttributeDelegation(t *testing.T) {
 				attrs: map[string]v1.AttributeValue{"costCenter": v1.StringAttribute("cc-9"), snapshot.AttrUnit: v1.StringAttribute("/ca/ab/calgary")}}.object(),
 		},
 	}
+	runEscalationCases(t, branchTenant(), cases)
+}
+
+// escalationCase is one change by a user who is not privileged.
+type escalationCase struct {
+	op       Operation
+	obj, old any // old: the stored object of an update
+	user     string
+	denials  []string // substrings, one per expected denial
+}
+
+// runEscalationCases reviews each case in tenant objs, then again as a
+// cluster admin, who is never denied.
+func runEscalationCases(t *testing.T, objs snapshot.Objects, cases map[string]escalationCase) {
+	t.Helper()
+	snap, problems := snapshot.Compile("acme", objs)
+	if len(problems) != 0 {
+		t.Fatal(problems)
+	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			objs := branchTenant()
-			snap, problems := snapshot.Compile("acme", objs)
-			if len(problems) != 0 {
-				t.Fatal(problems)
-			}
-			req := Request{Operation: tc.op, Object: tc.obj, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
-			if tc.old != nil {
-				req.OldObject = tc.old
-			}
+			req := Request{Operation: tc.op, Object: tc.obj, OldObject: tc.old, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
 			got := Review(req)
 			assertMessages(t, "denial", got.Denials, tc.denials)
-			// Cluster admins are never checked.
 			req.Privileged = true
 			if got := Review(req); !got.Allowed() {
 				t.Errorf("privileged: %v", got.Denials)
@@ -205,23 +209,13 @@ func TestLiftingRestrictions(t *testing.T) {
 	objs.Groups = append(objs.Groups,
 		*attrGroup{name: "buyers", members: []v1.SubjectID{"gus"}, roles: []v1.ObjectName{"buyer"}}.object(),
 		*acmeUsers.object())
-	snap, problems := snapshot.Compile("acme", objs)
-	if len(problems) != 0 {
-		t.Fatal(problems)
-	}
 	lifted := acmeUsers
 	lifted.restrictions = nil
 	fewer := acmeUsers
 	fewer.members = []v1.SubjectID{"gus"}
 	more := acmeUsers
 	more.members = []v1.SubjectID{"gus", "gil", "gwen"}
-	cases := map[string]struct {
-		op      Operation
-		obj     *v1.UserGroup
-		old     *v1.UserGroup
-		user    string
-		denials []string
-	}{
+	cases := map[string]escalationCase{
 		"removing the restriction widens buyers' grants": {
 			op: Update, user: "sal", obj: lifted.object(), old: acmeUsers.object(),
 			denials: []string{
@@ -256,18 +250,5 @@ func TestLiftingRestrictions(t *testing.T) {
 			op: Delete, user: "sal", obj: objs.Groups[len(objs.Groups)-2].DeepCopy(),
 		},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			req := Request{Operation: tc.op, Object: tc.obj, OldObject: tc.old, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
-			if tc.old == nil {
-				req.OldObject = nil
-			}
-			got := Review(req)
-			assertMessages(t, "denial", got.Denials, tc.denials)
-			req.Privileged = true
-			if got := Review(req); !got.Allowed() {
-				t.Errorf("privileged: %v", got.Denials)
-			}
-		})
-	}
+	runEscalationCases(t, objs, cases)
 }

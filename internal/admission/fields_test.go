@@ -98,10 +98,6 @@ func TestFieldWidenings(t *testing.T) {
 
 func TestFieldPolicyChanges(t *testing.T) {
 	objs := tenant()
-	snap, problems := snapshot.Compile("acme", objs)
-	if len(problems) != 0 {
-		t.Fatal(problems)
-	}
 	stored := objs.FieldPolicies[0].DeepCopy() // workorders: margin hidden but for tenant admins
 	readable := stored.DeepCopy()
 	readable.Spec.Fields[0].Default = v1.FieldRead
@@ -109,13 +105,7 @@ func TestFieldPolicyChanges(t *testing.T) {
 	moved.Spec.Resource = "assets"
 	narrower := stored.DeepCopy()
 	narrower.Spec.Fields = append(narrower.Spec.Fields, fieldRule("notes", v1.FieldHidden))
-	cases := map[string]struct {
-		op      Operation
-		obj     *v1.FieldPolicy
-		old     *v1.FieldPolicy
-		user    string
-		denials []string
-	}{
+	cases := map[string]escalationCase{
 		"a technician cannot delete the policy hiding a field from her": {
 			op: Delete, obj: stored, user: "tina",
 			denials: []string{`FieldPolicy "wo": spec: Forbidden: user "tina" may not grant write access to field "margin" of workorders (the change opens it)`},
@@ -131,20 +121,7 @@ func TestFieldPolicyChanges(t *testing.T) {
 		},
 		"hiding one more field is fine": {op: Update, obj: narrower, old: stored, user: "tina"},
 	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			req := Request{Operation: tc.op, Object: tc.obj, Tenant: objs, Snapshot: snap, User: User{Name: tc.user}}
-			if tc.old != nil {
-				req.OldObject = tc.old
-			}
-			got := Review(req)
-			assertMessages(t, "denial", got.Denials, tc.denials)
-			req.Privileged = true
-			if got := Review(req); !got.Allowed() {
-				t.Errorf("privileged: %v", got.Denials)
-			}
-		})
-	}
+	runEscalationCases(t, objs, cases)
 }
 
 // TestFieldWideningsAreSound compares fieldWidenings with the compiler: for
