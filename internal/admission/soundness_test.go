@@ -22,7 +22,29 @@ import (
 // (own, assigned and contact are left out: they are relative to the
 // subject, so "the same record" does not compare them.)
 func TestChangesAreSound(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 5))
+	admitted, checked := checkSoundness(t, 3, 3000)
+	if admitted < 300 {
+		t.Fatalf("only %d of 3000 random changes were admitted: the test exercises too little", admitted)
+	}
+	t.Logf("%d changes admitted, %d decisions compared", admitted, checked)
+}
+
+// FuzzChangesAreSound runs the soundness check on tenants and changes
+// generated from the fuzzer's seed.
+func FuzzChangesAreSound(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(42))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		checkSoundness(t, seed, 20)
+	})
+}
+
+// checkSoundness makes n random changes from seed and fails t on the first
+// admitted one that lets a subject gain what the editor could not do. It
+// returns how many changes were admitted and decisions compared.
+func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 5))
 	units := []string{"/ca", "/ca/ab", "/ca/ab/calgary", "/ca/bc"}
 	facilities := []string{"y1", "y2"}
 	companies := []string{"acme", "globex"}
@@ -104,8 +126,7 @@ func TestChangesAreSound(t *testing.T) {
 		return n
 	}
 
-	admitted, checked := 0, 0
-	for i := range 3000 {
+	for i := range n {
 		var objs snapshot.Objects
 		var roleNames, groupNames []string
 		for r := range 4 {
@@ -184,10 +205,7 @@ func TestChangesAreSound(t *testing.T) {
 		admitted++
 		checked += compare(t, i, before, after, fmt.Sprintf("%s of group %s (was %s)", op, describeGroup(next), describeGroup(old)), objs)
 	}
-	if admitted < 20 {
-		t.Fatalf("only %d of 400 random changes were admitted: the test exercises too little", admitted)
-	}
-	t.Logf("%d changes admitted, %d decisions compared", admitted, checked)
+	return admitted, checked
 }
 
 func describeGroup(g *v1.UserGroup) string {
