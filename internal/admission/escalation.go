@@ -119,8 +119,45 @@ func referenceDenials(req Request, after, before snapshot.Objects, h holder, den
 				restore(g)
 			}
 		}
+		// A field policy left out hides its module's fields; brought back,
+		// it opens them to its levels.
+		for i := range after.FieldPolicies {
+			fp := &after.FieldPolicies[i]
+			if brokenFieldPolicy(fp, before) && !brokenFieldPolicy(fp, after) {
+				sub := func(field, format string, args ...any) string {
+					return deny(fmt.Sprintf("(restores FieldPolicy %q) %s", fp.Name, field), format, args...)
+				}
+				out = append(out, fieldPolicyDenials(hiddenPolicy(fp), fp, myFields(req, fp.Spec.Resource), h, sub)...)
+			}
+		}
 	}
 	return out
+}
+
+// hiddenPolicy is what the compiler serves for a left-out field policy:
+// every field of its module hidden.
+func hiddenPolicy(fp *v1alpha1.FieldPolicy) *v1alpha1.FieldPolicy {
+	return &v1alpha1.FieldPolicy{ObjectMeta: fp.ObjectMeta, Spec: v1alpha1.FieldPolicySpec{Resource: fp.Spec.Resource, Default: v1alpha1.FieldHidden}}
+}
+
+// brokenFieldPolicy reports whether a field policy's grants name a role or
+// group that t does not have or leaves out for a reference.
+func brokenFieldPolicy(fp *v1alpha1.FieldPolicy, t snapshot.Objects) bool {
+	groups, roles := brokenRefs(t)
+	exists := rolesByName(t)
+	hasGroup := map[string]bool{}
+	for i := range t.Groups {
+		hasGroup[t.Groups[i].Name] = true
+	}
+	for _, f := range fp.Spec.Fields {
+		for _, g := range f.Grants {
+			if slices.ContainsFunc(g.Roles, func(r v1alpha1.ObjectName) bool { _, ok := exists[string(r)]; return !ok || roles[string(r)] }) ||
+				slices.ContainsFunc(g.Groups, func(n v1alpha1.ObjectName) bool { return !hasGroup[string(n)] || groups[string(n)] }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func identifyName(obj any) string {
@@ -213,6 +250,9 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		restored(snapshot.KindUserGroup, o.Name)
 	case *v1alpha1.FieldPolicy:
 		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)
+		if old != nil && brokenFieldPolicy(old, before) {
+			old = hiddenPolicy(old) // what the left-out policy serves
+		}
 		if old != nil {
 			out = append(out, fieldPolicyDenials(old, o, myFields(req, old.Spec.Resource), h, deny)...)
 			if old.Spec.Resource != o.Spec.Resource {

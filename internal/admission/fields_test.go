@@ -215,3 +215,27 @@ func TestFieldWideningsAreSound(t *testing.T) {
 		}
 	}
 }
+
+// A field policy left out for a dangling reference hides its module's
+// fields (the compiler fails closed); satisfying the reference or fixing
+// the policy brings its levels back, which is judged as opening fields.
+func TestRestoringAFieldPolicy(t *testing.T) {
+	objs := tenant()
+	broken := fieldPolicy("workorders", v1.FieldWrite, fieldRule("cost", v1.FieldHidden, v1.FieldGrant{Roles: []v1.ObjectName{"gone"}, Access: v1.FieldWrite}))
+	objs.FieldPolicies = []v1.FieldPolicy{*broken}
+	fixed := broken.DeepCopy()
+	fixed.Spec.Fields[0].Grants = nil
+	runEscalationCases(t, objs, map[string]escalationCase{
+		"creating the role it names": {
+			op: Create, obj: role("gone", nil, perm("workorders", "view", v1.ScopeAll)), user: "tina",
+			denials: []string{
+				`Role "gone": (restores FieldPolicy "wo") spec: Forbidden: user "tina" may not grant write access to the fields the policy does not list of workorders`,
+				`(restores FieldPolicy "wo") spec: Forbidden: user "tina" may not grant write access to field "cost" of workorders`,
+			},
+		},
+		"fixing the policy": {
+			op: Update, obj: fixed, old: broken, user: "tina",
+			denials: []string{`FieldPolicy "wo": spec: Forbidden: user "tina" may not grant write access to the fields the policy does not list of workorders`},
+		},
+	})
+}

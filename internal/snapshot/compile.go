@@ -422,6 +422,7 @@ func (c *compiler) run(objs Objects) {
 
 	// Field policies and chains only reference; nothing references them.
 	var fps []*v1alpha1.FieldPolicy
+	var brokenFPs []*v1alpha1.FieldPolicy
 	dupFP := dups(len(objs.FieldPolicies), func(i int) string { return objs.FieldPolicies[i].Name })
 	for i := range objs.FieldPolicies {
 		fp := &objs.FieldPolicies[i]
@@ -449,6 +450,8 @@ func (c *compiler) run(objs Objects) {
 		c.add(ps...)
 		if len(ps) == 0 {
 			fps = append(fps, fp)
+		} else {
+			brokenFPs = append(brokenFPs, fp)
 		}
 	}
 	var chs []*v1alpha1.ApprovalChain
@@ -483,6 +486,7 @@ func (c *compiler) run(objs Objects) {
 	}
 	// One policy and one chain per module: the first by name wins.
 	fps = firstPerResource(c, KindFieldPolicy, fps, func(x *v1alpha1.FieldPolicy) (string, string) { return x.Name, string(x.Spec.Resource) })
+	fps = append(fps, failClosedPolicies(fps, brokenFPs)...)
 	chs = firstPerResource(c, KindApprovalChain, chs, func(x *v1alpha1.ApprovalChain) (string, string) { return x.Name, string(x.Spec.Resource) })
 
 	c.build(sortedTrue(roleValid), sortedTrue(grpValid), fps, chs)
@@ -515,6 +519,26 @@ func firstPerResource[T any](c *compiler, kind string, xs []T, key func(T) (stri
 		}
 		owner[r] = n
 		out = append(out, x)
+	}
+	return out
+}
+
+// failClosedPolicies returns, for every module whose only FieldPolicies
+// were left out, a policy hiding all its fields. Leaving the module
+// uncovered would make every field writable: a broken policy must narrow,
+// never open (the policy's own name is kept, for explanations).
+func failClosedPolicies(served, broken []*v1alpha1.FieldPolicy) []*v1alpha1.FieldPolicy {
+	covered := map[v1alpha1.ModuleName]bool{}
+	for _, fp := range served {
+		covered[fp.Spec.Resource] = true
+	}
+	var out []*v1alpha1.FieldPolicy
+	for _, fp := range broken {
+		if covered[fp.Spec.Resource] || fp.Spec.Resource == "" {
+			continue
+		}
+		covered[fp.Spec.Resource] = true
+		out = append(out, &v1alpha1.FieldPolicy{ObjectMeta: fp.ObjectMeta, Spec: v1alpha1.FieldPolicySpec{Resource: fp.Spec.Resource, Default: v1alpha1.FieldHidden}})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -87,5 +88,66 @@ func TestFields(t *testing.T) {
 	var nilSnap *snapshot.Snapshot
 	if got := nilSnap.Fields(&snapshot.Request{}); got.Default != v1alpha1.FieldHidden || len(got.Readable) != 0 {
 		t.Fatalf("nil snapshot fields: %+v", got)
+	}
+}
+
+// A FieldPolicy left out for a problem must not open its module's fields:
+// until it is fixed, every field of the module is hidden (full access
+// aside), and the problem names the cause.
+func TestBrokenFieldPolicyFailsClosed(t *testing.T) {
+	tests := map[string]struct {
+		policies []v1alpha1.FieldPolicy
+		problem  string
+		def      v1alpha1.FieldAccess
+		hidden   bool
+	}{
+		"a grant naming a missing role": {
+			policies: []v1alpha1.FieldPolicy{fieldPolicy("wo", "workorders", "write", fieldRule("cost", "hidden", grant("write", "gone", "")))},
+			problem:  `spec.fields[0].grants[0].roles[0]: InvalidReference: Role "gone" does not exist`,
+			def:      v1alpha1.FieldHidden, hidden: true,
+		},
+		"a grant naming a missing group": {
+			policies: []v1alpha1.FieldPolicy{fieldPolicy("wo", "workorders", "read", fieldRule("cost", "", grant("write", "", "ghosts")))},
+			problem:  `spec.fields[0].grants[0].groups[0]: InvalidReference`,
+			def:      v1alpha1.FieldHidden, hidden: true,
+		},
+		"a valid policy for the module still wins": {
+			policies: []v1alpha1.FieldPolicy{
+				fieldPolicy("a-broken", "workorders", "write", fieldRule("cost", "hidden", grant("write", "gone", ""))),
+				fieldPolicy("b-valid", "workorders", "read"),
+			},
+			problem: `InvalidReference: Role "gone" does not exist`,
+			def:     v1alpha1.FieldRead,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs := snapshot.Objects{
+				Roles:         []v1alpha1.Role{role("tech", perm("workorders", "view", "")), fullAccess("admin")},
+				Groups:        []v1alpha1.UserGroup{group("techs", "tech", "tina"), group("admins", "admin", "ada")},
+				FieldPolicies: tc.policies,
+			}
+			s, problems := snapshot.Compile("t", objs)
+			if !slices.ContainsFunc(problems, func(p snapshot.Problem) bool { return strings.Contains(p.String(), tc.problem) }) {
+				t.Errorf("problems %v, want one containing %q", problems, tc.problem)
+			}
+			for _, who := range []string{"tina", "stranger"} {
+				got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: who}, Resource: snapshot.Resource{Type: "workorders"}})
+				if !got.Covered || got.Default != tc.def {
+					t.Errorf("%s: %+v, want covered with default %s", who, got, tc.def)
+				}
+				if tc.hidden && (len(got.Writable) > 0 || len(got.Readable) > 0) {
+					t.Errorf("%s: %+v, want nothing readable or writable", who, got)
+				}
+			}
+			// Full access still writes everything.
+			if got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: "ada"}, Resource: snapshot.Resource{Type: "workorders"}}); got.Default != v1alpha1.FieldWrite {
+				t.Errorf("full access: %+v", got)
+			}
+			// Other modules are untouched.
+			if got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: "tina"}, Resource: snapshot.Resource{Type: "assets"}}); got.Covered {
+				t.Errorf("assets: %+v", got)
+			}
+		})
 	}
 }
