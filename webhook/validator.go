@@ -129,12 +129,12 @@ func (v *Validator) privileged(ctx context.Context, req admission.Request, obj a
 		return false, nil
 	}
 	if req.Operation == admissionv1.Delete {
-		// The escalation check judges deletions of FieldPolicies, Roles and
-		// UserGroups (fields opened, restrictions lifted, groups left out);
-		// an ApprovalChain's deletion only takes access away, so spare the
-		// API server a review for it.
+		// The escalation check judges deletions of FieldPolicies (fields
+		// opened) and UserGroups (restrictions lifted); deleting a Role or
+		// an ApprovalChain only takes access away, so spare the API server
+		// a review for those.
 		switch obj.(type) {
-		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy, *v1alpha1.Role:
+		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy:
 		default:
 			return false, nil
 		}

@@ -68,19 +68,13 @@ func denier(req Request) func(field, format string, args ...any) string {
 // deletionDenials checks the deletions that can widen access: a UserGroup
 // whose restrictions (or those of groups including it) narrow its members'
 // grants from other groups, and a FieldPolicy that keeps fields from being
-// writable.
+// writable. (A deleted Role leaves the groups naming it out; they keep
+// restricting, so that only takes access away.)
 func deletionDenials(req Request, t snapshot.Objects) []string {
 	switch o := req.Object.(type) {
 	case *v1alpha1.UserGroup:
 		if !exempt(req) {
-			h := holdings(req, t)
-			after := withObject(t, o, true)
-			out := restrictionDenials(nil, o, t, h, denier(req))
-			return append(out, referenceDenials(req, after, t, h, denier(req), nil)...)
-		}
-	case *v1alpha1.Role:
-		if !exempt(req) {
-			return referenceDenials(req, withObject(t, o, true), t, holdings(req, t), denier(req), nil)
+			return restrictionDenials(nil, o, t, holdings(req, t), denier(req))
 		}
 	case *v1alpha1.FieldPolicy:
 		if !exempt(req) {
@@ -90,27 +84,15 @@ func deletionDenials(req Request, t snapshot.Objects) []string {
 	return nil
 }
 
-// referenceDenials judges the groups a change leaves out or brings back by
-// breaking or satisfying their references. A group left out stops
-// restricting its members, so that is judged as its deletion; a group
-// brought back is passed to restore (nil: none can be).
+// referenceDenials judges the groups and field policies a change brings
+// back by satisfying their references: a group is passed to restore (nil:
+// none can be), a field policy is judged as opening its module's fields.
 func referenceDenials(req Request, after, before snapshot.Objects, h holder, deny func(field, format string, args ...any) string, restore func(*v1alpha1.UserGroup)) []string {
 	// Judged on the objects themselves, not on the served snapshot, which
-	// trails the cluster by a compile.
+	// trails the cluster by a compile. (A group left out keeps restricting,
+	// so leaving one out lifts nothing.)
 	was, broken := brokenGroups(before), brokenGroups(after)
 	var out []string
-	for i := range before.Groups {
-		g := &before.Groups[i]
-		if !was[g.Name] && broken[g.Name] {
-			if _, deleted := req.Object.(*v1alpha1.UserGroup); deleted && req.Operation == Delete && identifyName(req.Object) == g.Name {
-				continue // judged as the deletion itself
-			}
-			sub := func(field, format string, args ...any) string {
-				return deny(fmt.Sprintf("(leaves out UserGroup %q) %s", g.Name, field), format, args...)
-			}
-			out = append(out, restrictionDenials(nil, g, after, h, sub)...)
-		}
-	}
 	if restore != nil {
 		_, self := identify(req.Object)
 		for i := range after.Groups {
@@ -158,11 +140,6 @@ func brokenFieldPolicy(fp *v1alpha1.FieldPolicy, t snapshot.Objects) bool {
 		}
 	}
 	return false
-}
-
-func identifyName(obj any) string {
-	_, name := identify(obj)
-	return name
 }
 
 // myFields is the user's field access to a module in the served snapshot.
@@ -224,7 +201,6 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		}
 		sub := func(field, format string, args ...any) string { return deny(prefix+field, format, args...) }
 		out = append(out, attributeDenials(o, old, t, h, sub)...)
-		out = append(out, restrictionDenials(o, old, t, h, sub)...)
 	}
 	// Other groups whose references the change satisfies or breaks.
 	restored := func(_, _ string) {
@@ -243,10 +219,14 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		restored(snapshot.KindRole, o.Name)
 	case *v1alpha1.UserGroup:
 		old, _ := req.OldObject.(*v1alpha1.UserGroup)
+		// A left-out group restricts but grants nothing: what it gives is
+		// judged as new, what it stops restricting as lifted.
+		gave := old
 		if brokenGroups(before)[o.Name] {
-			old = nil // left out until now: everything it gives is new
+			gave = nil
 		}
-		checkGroup(o, old, "")
+		checkGroup(o, gave, "")
+		out = append(out, restrictionDenials(o, old, t, h, deny)...)
 		restored(snapshot.KindUserGroup, o.Name)
 	case *v1alpha1.FieldPolicy:
 		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)

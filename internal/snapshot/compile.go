@@ -145,6 +145,9 @@ type group struct {
 	restrictions []restriction
 	ancestors    []int32 // the group and every group including it, sorted
 	spec         *v1alpha1.UserGroup
+	// restrictOnly marks a left-out group: it keeps restricting its
+	// members but grants nothing and is not served.
+	restrictOnly bool
 }
 
 type roleSrc struct{ role, group, k int32 }
@@ -489,7 +492,15 @@ func (c *compiler) run(objs Objects) {
 	fps = append(fps, failClosedPolicies(fps, brokenFPs)...)
 	chs = firstPerResource(c, KindApprovalChain, chs, func(x *v1alpha1.ApprovalChain) (string, string) { return x.Name, string(x.Spec.Resource) })
 
-	c.build(sortedTrue(roleValid), sortedTrue(grpValid), fps, chs)
+	// Left-out groups keep restricting their members (fail closed): they
+	// are laid out with their memberships and restrictions only.
+	var restrictOnly []string
+	for _, n := range sortedKeys(c.groupSpecs) {
+		if !grpValid[n] {
+			restrictOnly = append(restrictOnly, n)
+		}
+	}
+	c.build(sortedTrue(roleValid), sortedTrue(grpValid), restrictOnly, fps, chs)
 }
 
 // dups returns the names that occur more than once.
@@ -652,7 +663,7 @@ func (c *compiler) cycles(kind, field string, ok map[string]bool, edges func(str
 }
 
 // build lays out the valid objects for evaluation.
-func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
+func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
 	s := c.s
 	// Intern resources and actions in sorted order, so layout is deterministic.
 	resSet, actSet := map[string]bool{}, map[string]bool{}
@@ -673,7 +684,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 			}
 		}
 	}
-	for _, n := range groupNames {
+	for _, n := range append(slices.Clone(groupNames), restrictOnly...) {
 		for _, r := range c.groupSpecs[n].Spec.Restrictions {
 			for _, m := range r.Resources {
 				addRes(m)
@@ -746,10 +757,28 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		flatten(int32(i))
 	}
 
-	// Groups.
-	s.grpIdx = make(map[string]int32, len(groupNames))
+	// Groups: the served ones, then the left-out ones that only restrict.
+	s.grpIdx = make(map[string]int32, len(groupNames)+len(restrictOnly))
 	for i, n := range groupNames {
 		s.grpIdx[n] = int32(i)
+	}
+	for i, n := range restrictOnly {
+		s.grpIdx[n] = int32(len(groupNames) + i)
+	}
+	specs := make([]*v1alpha1.UserGroup, 0, len(groupNames)+len(restrictOnly))
+	for _, n := range groupNames {
+		specs = append(specs, c.groupSpecs[n])
+	}
+	for _, n := range restrictOnly {
+		// No roles and no attributes (they would grant or widen); only the
+		// member groups that are laid out.
+		g := c.groupSpecs[n].DeepCopy()
+		g.Spec.Roles, g.Spec.Attributes = nil, nil
+		g.Spec.MemberGroups = slices.DeleteFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool {
+			_, ok := s.grpIdx[string(m)]
+			return !ok
+		})
+		specs = append(specs, g)
 	}
 	s.ext = map[string][]int32{}
 	nMatches := 0
@@ -764,9 +793,9 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	}
 	// Sized once: Decisions point into it, so it must never move.
 	s.matches = make([]Match, 0, nMatches)
-	for i, n := range groupNames {
-		spec := c.groupSpecs[n]
-		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec}
+	for i, spec := range specs {
+		n := spec.Name
+		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec, restrictOnly: i >= len(groupNames)}
 		for _, r := range spec.Spec.Roles {
 			ri := s.roleIdx[string(r)]
 			if !slices.Contains(g.roles, ri) {
@@ -853,6 +882,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	s.profileKey = map[string]int32{}
 	var profiles []*profile
 	ids := sortedKeys(direct)
+	served := 0 // subjects in a served group (the rest are only restricted)
 	var buf []int32
 	var kb []byte
 	for _, id := range ids {
@@ -871,6 +901,9 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 		}
 		profiles[pi].members = append(profiles[pi].members, id)
 		s.subjects.insert(id, pi)
+		if slices.ContainsFunc(buf, func(gi int32) bool { return !s.groups[gi].restrictOnly }) {
+			served++
+		}
 	}
 	// Holders of a single IdP group are common; give them a profile now.
 	for _, e := range sortedKeys(s.ext) {
@@ -958,7 +991,7 @@ func (c *compiler) build(roleNames, groupNames []string, fps []*v1alpha1.FieldPo
 	}
 	s.extCache = map[string]*profile{}
 
-	s.counts = Counts{Roles: len(s.roles), Groups: len(s.groups), Subjects: s.subjects.n,
+	s.counts = Counts{Roles: len(s.roles), Groups: len(groupNames), Subjects: served,
 		FieldPolicies: len(s.policies), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
 }
 
@@ -1020,6 +1053,9 @@ func groupKey(dst []byte, gs []int32) []byte {
 func (s *Snapshot) fillProfile(p *profile, fieldCache map[string]*fieldResult, scr *scratch) {
 	for _, gi := range p.groups {
 		g := s.groups[gi]
+		if g.restrictOnly {
+			continue // restrictions only (buildRows reads them from p.groups)
+		}
 		p.groupNames = append(p.groupNames, g.name)
 		for k, ri := range g.roles {
 			p.srcs = append(p.srcs, roleSrc{role: ri, group: gi, k: int32(k)})

@@ -348,3 +348,56 @@ func TestCompileDeterministicUnderShuffle(t *testing.T) {
 		t.Fatalf("want 2 problems for c, got %v", p0)
 	}
 }
+
+// A group left out for a problem grants nothing but keeps restricting its
+// members (fail closed): deleting the role it names, or any other mistake,
+// must not lift a restriction on what its members get from other groups.
+func TestLeftOutGroupKeepsRestricting(t *testing.T) {
+	objs := snapshot.Objects{
+		Roles: []v1alpha1.Role{role("buyer", perm("purchaseorders", "view", ""), perm("workorders", "view", ""))},
+		Groups: []v1alpha1.UserGroup{
+			group("buyers", "buyer", "gus,gwen"),
+			// Left out: it names a role that does not exist.
+			withRestriction(withAttrs(group("acme-users", "supplier", "gus,gil"), "company", "acme"), "purchaseorders", v1alpha1.ScopeCompany),
+			// Left out too: it includes a left-out group; its members
+			// (gwen, and gus and gil through acme-users) are restricted.
+			withRestriction(withMemberGroups(group("contractors", "", "gwen"), "acme-users"), "workorders", v1alpha1.ScopeOwn),
+		},
+	}
+	s, problems := snapshot.Compile("t", objs)
+	if len(problems) != 2 {
+		t.Fatalf("problems: %v", problems)
+	}
+	allowed := func(id, res string, r snapshot.Resource) snapshot.Decision {
+		r.Type = res
+		return s.Check(&snapshot.Request{Subject: snapshot.Subject{ID: id}, Action: "view", Resource: r})
+	}
+	tests := map[string]struct {
+		id, res string
+		record  snapshot.Resource
+		allowed bool
+	}{
+		// The left-out group's company attribute is not applied, so the
+		// company restriction matches no record at all: narrower, never wider.
+		"restricted purchase orders, even of the company": {id: "gus", res: "purchaseorders", record: snapshot.Resource{CompanyID: "acme"}},
+		"restricted purchase orders of another company":   {id: "gus", res: "purchaseorders", record: snapshot.Resource{CompanyID: "globex"}},
+		"restricted through a left-out enclosing group":    {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
+		"own work orders pass that restriction":            {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "gus"}, allowed: true},
+		"a direct member of the enclosing group":           {id: "gwen", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
+		"unrestricted elsewhere":                           {id: "gwen", res: "purchaseorders", record: snapshot.Resource{CompanyID: "globex"}, allowed: true},
+		"only in left-out groups: nothing":                 {id: "gil", res: "purchaseorders", record: snapshot.Resource{CompanyID: "acme"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if d := allowed(tc.id, tc.res, tc.record); d.Allowed != tc.allowed {
+				t.Errorf("%s view %s %+v: %v (%s), want %v", tc.id, tc.res, tc.record, d.Allowed, d.Reason, tc.allowed)
+			}
+		})
+	}
+	if s.HasGroup("acme-users") || s.HasGroup("contractors") || !s.HasGroup("buyers") {
+		t.Error("left-out groups must not count as served")
+	}
+	if c := s.Counts(); c.Groups != 1 || c.Subjects != 2 {
+		t.Errorf("counts %+v: want the served group and its 2 members only", c)
+	}
+}

@@ -15,6 +15,6 @@ func (s *Snapshot) HasGroup(name string) bool {
 	if s == nil {
 		return false
 	}
-	_, ok := s.grpIdx[name]
-	return ok
+	i, ok := s.grpIdx[name]
+	return ok && !s.groups[i].restrictOnly
 }
