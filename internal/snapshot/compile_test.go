@@ -381,11 +381,11 @@ func TestLeftOutGroupKeepsRestricting(t *testing.T) {
 		// company restriction matches no record at all: narrower, never wider.
 		"restricted purchase orders, even of the company": {id: "gus", res: "purchaseorders", record: snapshot.Resource{CompanyID: "acme"}},
 		"restricted purchase orders of another company":   {id: "gus", res: "purchaseorders", record: snapshot.Resource{CompanyID: "globex"}},
-		"restricted through a left-out enclosing group":    {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
-		"own work orders pass that restriction":            {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "gus"}, allowed: true},
-		"a direct member of the enclosing group":           {id: "gwen", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
-		"unrestricted elsewhere":                           {id: "gwen", res: "purchaseorders", record: snapshot.Resource{CompanyID: "globex"}, allowed: true},
-		"only in left-out groups: nothing":                 {id: "gil", res: "purchaseorders", record: snapshot.Resource{CompanyID: "acme"}},
+		"restricted through a left-out enclosing group":   {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
+		"own work orders pass that restriction":           {id: "gus", res: "workorders", record: snapshot.Resource{OwnerID: "gus"}, allowed: true},
+		"a direct member of the enclosing group":          {id: "gwen", res: "workorders", record: snapshot.Resource{OwnerID: "tom"}},
+		"unrestricted elsewhere":                          {id: "gwen", res: "purchaseorders", record: snapshot.Resource{CompanyID: "globex"}, allowed: true},
+		"only in left-out groups: nothing":                {id: "gil", res: "purchaseorders", record: snapshot.Resource{CompanyID: "acme"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
