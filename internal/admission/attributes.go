@@ -284,8 +284,9 @@ func scoped(grants []heldGrant, restrictions []v1alpha1.Restriction) []scopedGra
 // membersGroups returns the tenant's groups (with g in its given form) and
 // the names of the groups g's members are in: g itself, and the groups of
 // its known members (listed by ID, in g or in the groups g includes through
-// memberGroups), closed upwards over memberGroups. When membership comes
-// from IdP groups (externalGroups), whose members' other groups are
+// memberGroups) and every group selected by IdP groups (any member's
+// requests may carry them), closed upwards over memberGroups. When g's own
+// membership comes from IdP groups, whose members' other groups are
 // unknown, every group counts.
 func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alpha1.UserGroup, map[string]bool) {
 	groups := map[string]*v1alpha1.UserGroup{}
@@ -316,9 +317,12 @@ func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alp
 		}
 	}
 
+	// Any subject may also carry IdP groups in its requests, so the groups
+	// selected by externalGroups count for every member.
 	of := map[string]bool{}
 	for name, cur := range groups {
-		if open || inner[name] || slices.ContainsFunc(cur.Spec.Members, func(m v1alpha1.SubjectID) bool { return slices.Contains(members, m) }) {
+		if open || inner[name] || len(cur.Spec.ExternalGroups) > 0 ||
+			slices.ContainsFunc(cur.Spec.Members, func(m v1alpha1.SubjectID) bool { return slices.Contains(members, m) }) {
 			of[name] = true
 		}
 	}

@@ -19,6 +19,7 @@ import (
 // whenever Review
 // admits the change, every decision
 // any subject gains must be one the editor already had on the same record.
+// Subjects are known by ID, by IdP groups their requests carry, or both.
 // (own, assigned and contact are left out: they are relative to the
 // subject, so "the same record" does not compare them.)
 func TestChangesAreSound(t *testing.T) {
@@ -51,7 +52,11 @@ func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
 	modules := []v1.ModuleName{"wo", "po"}
 	actions := []v1.ActionName{"view", "edit"}
 	scopes := []v1.Scope{v1.ScopeAll, v1.ScopeUnit, v1.ScopeUnitTree, v1.ScopeFacility, v1.ScopeCompany}
-	users := []v1.SubjectID{"ed", "u1", "u2", "u3"}
+	users := []v1.SubjectID{"ed", "u1", "u2", "u3", "x1", "x2"}
+	// IdP groups the request carries: x1 and x2 are known only by them,
+	// u1 has one besides its memberships.
+	idpGroups := []string{"idp-a", "idp-b"}
+	idp := map[v1.SubjectID][]string{"u1": {"idp-a"}, "x1": {"idp-a"}, "x2": {"idp-a", "idp-b"}}
 	one := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 
 	randomRole := func(name string) v1.Role {
@@ -80,6 +85,9 @@ func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
 		if len(groups) > 0 && rng.IntN(5) == 0 {
 			g.Spec.MemberGroups = []v1.ObjectName{v1.ObjectName(groups[rng.IntN(len(groups))])}
 		}
+		if rng.IntN(6) == 0 {
+			g.Spec.ExternalGroups = []string{one(idpGroups)}
+		}
 		if rng.IntN(2) == 0 {
 			g.Spec.Attributes[snapshot.AttrUnit] = v1.StringAttribute(one(units))
 		}
@@ -105,7 +113,7 @@ func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
 		}
 	}
 	allowed := func(s *snapshot.Snapshot, sub v1.SubjectID, action v1.ActionName, res snapshot.Resource) bool {
-		return s.Check(&snapshot.Request{Subject: snapshot.Subject{ID: string(sub)}, Action: string(action), Resource: res}).Allowed
+		return s.Check(&snapshot.Request{Subject: snapshot.Subject{ID: string(sub), Groups: idp[sub]}, Action: string(action), Resource: res}).Allowed
 	}
 	// compare fails the test when a subject gains a decision the editor
 	// did not have, and returns how many decisions it compared.
@@ -216,7 +224,8 @@ func describeGroup(g *v1.UserGroup) string {
 	for _, k := range sortedKeys(g.Spec.Attributes) {
 		attrs += fmt.Sprintf(" %s=%v", k, g.Spec.Attributes[k].Values)
 	}
-	return fmt.Sprintf("%s members=%v memberGroups=%v roles=%v%s restrictions=%v", g.Name, g.Spec.Members, g.Spec.MemberGroups, g.Spec.Roles, attrs, g.Spec.Restrictions)
+	return fmt.Sprintf("%s members=%v memberGroups=%v externalGroups=%v roles=%v%s restrictions=%v",
+		g.Name, g.Spec.Members, g.Spec.MemberGroups, g.Spec.ExternalGroups, g.Spec.Roles, attrs, g.Spec.Restrictions)
 }
 
 func describeTenant(t snapshot.Objects) string {
