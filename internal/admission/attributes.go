@@ -22,13 +22,10 @@ import (
 //   - facility V: all, or facility with V among the user's facilities;
 //   - company V: all, or company with V among the user's companies.
 //
-// A group's values reach its new members and the grants of its new roles,
-// so adding either checks every value the group has; other edits check only
-// the values they add.
-// Which grants a value can widen: those of the groups its known members
-// (listed by ID, also through memberGroups) are in; when membership comes
-// from IdP groups (externalGroups), whose members' other groups are
-// unknown, those of every group in the tenant.
+// A group's values reach its new members and the grants of its new roles
+// (and of the groups including it), so adding either checks every value
+// the group has; other edits check only the values they add. Which grants a
+// value can widen: see membersGroups.
 
 // scopeAttributes maps an attribute a group can set to the scopes that read
 // it.
