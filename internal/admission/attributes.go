@@ -176,21 +176,36 @@ func groupValues(groups map[string]*v1alpha1.UserGroup, names map[string]bool, k
 // names of g and of every group that includes it through memberGroups,
 // transitively: a member of g is a member of all of them.
 func enclosing(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alpha1.UserGroup, map[string]bool) {
-	groups := map[string]*v1alpha1.UserGroup{}
+	groups := groupsWith(t, g)
+	up := map[string]bool{g.Name: true}
+	closeUpwards(groups, up)
+	return groups, up
+}
+
+// groupsWith indexes t's groups by name, with g (if not nil) in its given
+// form.
+func groupsWith(t snapshot.Objects, g *v1alpha1.UserGroup) map[string]*v1alpha1.UserGroup {
+	groups := make(map[string]*v1alpha1.UserGroup, len(t.Groups)+1)
 	for i := range t.Groups {
 		groups[t.Groups[i].Name] = &t.Groups[i]
 	}
-	groups[g.Name] = g
-	up := map[string]bool{g.Name: true}
+	if g != nil {
+		groups[g.Name] = g
+	}
+	return groups
+}
+
+// closeUpwards adds to set every group that includes one of set's groups
+// through memberGroups, transitively: their members are its members.
+func closeUpwards(groups map[string]*v1alpha1.UserGroup, set map[string]bool) {
 	for changed := true; changed; {
 		changed = false
 		for name, cur := range groups {
-			if !up[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return up[string(m)] }) {
-				up[name], changed = true, true
+			if !set[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return set[string(m)] }) {
+				set[name], changed = true, true
 			}
 		}
 	}
-	return groups, up
 }
 
 // roleGrants returns the grants of roles, bounded as the restrictions of
@@ -286,11 +301,7 @@ func scoped(grants []heldGrant, restrictions []v1alpha1.Restriction) []scopedGra
 // membership comes from IdP groups, whose members' other groups are
 // unknown, every group counts.
 func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alpha1.UserGroup, map[string]bool) {
-	groups := map[string]*v1alpha1.UserGroup{}
-	for i := range t.Groups {
-		groups[t.Groups[i].Name] = &t.Groups[i]
-	}
-	groups[g.Name] = g
+	groups := groupsWith(t, g)
 
 	// The groups whose members are g's members: g and, transitively, the
 	// groups it lists in memberGroups.
@@ -323,14 +334,7 @@ func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alp
 			of[name] = true
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for name, cur := range groups {
-			if !of[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return of[string(m)] }) {
-				of[name], changed = true, true
-			}
-		}
-	}
+	closeUpwards(groups, of)
 	return groups, of
 }
 

@@ -273,10 +273,7 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 // restrictions count from every group the user is in, served yet or not, so
 // a restriction an admin just added binds at once.
 func holdings(req Request, t snapshot.Objects) holder {
-	groups := map[string]*v1alpha1.UserGroup{}
-	for i := range t.Groups {
-		groups[t.Groups[i].Name] = &t.Groups[i]
-	}
+	groups := groupsWith(t, nil)
 	// Direct membership, then groups that include a group the user is in.
 	in := map[string]bool{}
 	for name, g := range groups {
@@ -285,14 +282,7 @@ func holdings(req Request, t snapshot.Objects) holder {
 			in[name] = true
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for name, g := range groups {
-			if !in[name] && slices.ContainsFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return in[string(m)] }) {
-				in[name], changed = true, true
-			}
-		}
-	}
+	closeUpwards(groups, in)
 	roles := map[string]*v1alpha1.Role{}
 	for i := range t.Roles {
 		if req.Snapshot.HasRole(t.Roles[i].Name) {
