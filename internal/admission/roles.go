@@ -113,10 +113,7 @@ func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
 		}
 		return ok
 	}
-	groups := make(map[string]*v1alpha1.UserGroup, len(t.Groups))
-	for i := range t.Groups {
-		groups[t.Groups[i].Name] = &t.Groups[i]
-	}
+	groups := groupsWith(t, nil)
 	broken := map[string]bool{}
 	for name, g := range groups {
 		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return !valid(string(r)) }) {
