@@ -259,8 +259,10 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		if action == "" {
 			action = "approve"
 		}
-		if !h.holdsAny(o.Spec.Resource, action) {
-			out = append(out, deny("spec.action", "approval of %s (%s)", o.Spec.Resource, action))
+		// A module has one chain, so it governs who is eligible on every
+		// record of the module: the user must hold the action on all of them.
+		if !h.covers(o.Spec.Resource, action, v1alpha1.ScopeAll, "") {
+			out = append(out, deny("spec.action", "approval of %s (%s) on every record (the module's one chain governs them all)", o.Spec.Resource, action))
 		}
 	}
 	return dedupe(out)
@@ -371,14 +373,6 @@ func (h holder) coversNarrowed(resource v1alpha1.ModuleName, action v1alpha1.Act
 		}
 	}
 	return false
-}
-
-// holdsAny reports whether the user holds action on resource for some records.
-func (h holder) holdsAny(resource v1alpha1.ModuleName, action v1alpha1.ActionName) bool {
-	return slices.ContainsFunc(h.grants, func(g heldGrant) bool {
-		return g.full || (slices.Contains(g.resources, "*") || slices.Contains(g.resources, resource)) &&
-			(slices.Contains(g.actions, "*") || slices.Contains(g.actions, action))
-	})
 }
 
 // scopeWithin reports whether every record scope selects is also selected by

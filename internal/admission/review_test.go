@@ -160,6 +160,13 @@ func TestReview(t *testing.T) {
 			op: Create, obj: chain(v1.ApprovalStep{Name: "lead", Approvers: v1.Approvers{Roles: []v1.ObjectName{"supervisor"}}}), user: "tina",
 			denials: []string{`spec.action: Forbidden: user "tina" may not grant approval of purchaseorders (approve)`},
 		},
+		"escalation: a chain governs every record, so partial approval is not enough": {
+			op: Create, obj: chain(v1.ApprovalStep{Name: "lead", Approvers: v1.Approvers{Roles: []v1.ObjectName{"supervisor"}}}), user: "sam",
+			denials: []string{`ApprovalChain "po": spec.action: Forbidden: user "sam" may not grant approval of purchaseorders (approve) on every record`},
+		},
+		"escalation: a tenant admin approving everything may write the chain": {
+			op: Create, obj: chain(v1.ApprovalStep{Name: "lead", Approvers: v1.Approvers{Roles: []v1.ObjectName{"supervisor"}}}), user: "ada",
+		},
 		"escalation: an unknown user holds nothing": {
 			op: Create, obj: role("viewer2", nil, perm("workorders", "view", v1.ScopeAll)), user: "mallory",
 			denials: []string{`user "mallory" may not grant view on workorders`},
