@@ -2,6 +2,7 @@ package admission
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
@@ -67,6 +68,9 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 		field  string                     // blamed; "" for spec.attributes.<attribute>
 		values func() map[string][]string // attribute -> values
 		grants func() []scopedGrant
+		// subjectChanges: the change alters what conditions reading the
+		// subject see for these grants' holders.
+		subjectChanges bool
 	}
 	var checks []pairs
 	all := func(attr string) bool { _, ok := scopeAttributes[attr]; return ok }
@@ -78,7 +82,8 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 			}
 			return out
 		},
-		grants: func() []scopedGrant { return affectedGrants(g, t) },
+		grants:         func() []scopedGrant { return affectedGrants(g, t) },
+		subjectChanges: attributesChange(g, old),
 	})
 	if joined := joiners(g, old); joined != nil {
 		checks = append(checks,
@@ -88,7 +93,8 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 					groups, up := enclosing(g, t)
 					return groupValues(groups, up, all)
 				},
-				grants: func() []scopedGrant { return affectedGrants(joined, t) },
+				grants:         func() []scopedGrant { return affectedGrants(joined, t) },
+				subjectChanges: true, // new groups in subject.groups, new properties
 			},
 			pairs{
 				field: "spec.members",
@@ -105,13 +111,15 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 					}
 					return roleGrants(roles, joined, t)
 				},
+				subjectChanges: true,
 			})
 	}
 	if added := addedRoles(g, old); len(added) > 0 {
 		checks = append(checks, pairs{
-			field:  "spec.roles",
-			values: func() map[string][]string { groups, of := membersGroups(g, t); return groupValues(groups, of, all) },
-			grants: func() []scopedGrant { return roleGrants(added, g, t) },
+			field:          "spec.roles",
+			values:         func() map[string][]string { groups, of := membersGroups(g, t); return groupValues(groups, of, all) },
+			grants:         func() []scopedGrant { return roleGrants(added, g, t) },
+			subjectChanges: true,
 		})
 	}
 	var out []string
@@ -124,6 +132,25 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 		values := c.values()
 		var widened []scopedGrant
 		computed := false
+		if c.subjectChanges {
+			// A condition reading the subject (its properties, groups or
+			// roles) can turn true for the holders the change affects, at
+			// values no scope compares: only holding the grant without the
+			// condition covers that.
+			widened, computed = c.grants(), true
+			for _, sg := range widened {
+				p := pair{sg: sg, attr: "condition"}
+				if readsSubject(sg.when) && !reported[p] && !h.covers(sg.resource, sg.action, sg.scope, "") {
+					reported[p] = true
+					field := c.field
+					if field == "" {
+						field = "spec.attributes"
+					}
+					out = append(out, deny(field, "%s on %s with scope %s%s to the group's members (the condition reads the subject, so it needs the permission without it)",
+						sg.action, sg.resource, sg.scope, whenSuffix(sg.when)))
+				}
+			}
+		}
 		for _, attr := range sortedKeys(values) {
 			if len(values[attr]) == 0 {
 				continue
@@ -219,6 +246,26 @@ func roleGrants(roles []v1alpha1.ObjectName, members *v1alpha1.UserGroup, t snap
 		grants = append(grants, effectivePermissions(byName, string(r))...)
 	}
 	return scoped(grants, restrictions)
+}
+
+// readsSubject reports whether a CEL condition reads the subject at all.
+func readsSubject(when v1alpha1.CELExpression) bool {
+	return strings.Contains(string(when), "subject")
+}
+
+// attributesChange reports whether an update changes any attribute of the
+// group (scope attributes or any other a condition may read).
+func attributesChange(g, old *v1alpha1.UserGroup) bool {
+	if len(g.Spec.Attributes) != len(old.Spec.Attributes) {
+		return true
+	}
+	for k, v := range g.Spec.Attributes {
+		o, ok := old.Spec.Attributes[k]
+		if !ok || !slices.Equal(v.Values, o.Values) {
+			return true
+		}
+	}
+	return false
 }
 
 // joiners returns g reduced to the members the update adds (by ID, through

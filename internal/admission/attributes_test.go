@@ -253,3 +253,50 @@ func TestLiftingRestrictions(t *testing.T) {
 	}
 	runEscalationCases(t, objs, cases)
 }
+
+// Conditions that read the subject depend on who holds the grant and what
+// their groups say, so pairing them with new members, values or roles needs
+// the permission without the condition.
+func TestConditionsReadingTheSubject(t *testing.T) {
+	sameCostCenter := v1.Permission{Resources: []v1.ModuleName{"purchaseorders"}, Actions: []v1.ActionName{"approve"},
+		When: "subject.properties.costCenter == resource.properties.costCenter"}
+	small := v1.Permission{Resources: []v1.ModuleName{"purchaseorders"}, Actions: []v1.ActionName{"create"},
+		When: "resource.properties.amount < 5000"}
+	costCenter := func(v string) map[string]v1.AttributeValue {
+		return map[string]v1.AttributeValue{"costCenter": v1.StringAttribute(v)}
+	}
+	objs := snapshot.Objects{
+		Roles: []v1.Role{
+			*role("cc-approver", nil, sameCostCenter),
+			*role("small-buyer", nil, small),
+			*role("tenant-admin", nil, v1.Permission{Resources: []v1.ModuleName{"*"}, Actions: []v1.ActionName{"*"}}),
+		},
+		Groups: []v1.UserGroup{
+			*attrGroup{name: "cc-1", members: []v1.SubjectID{"cara"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
+			*attrGroup{name: "admins", members: []v1.SubjectID{"ada"}, roles: []v1.ObjectName{"tenant-admin"}}.object(),
+		},
+	}
+	approvers := []v1.ObjectName{"cc-approver"}
+	runEscalationCases(t, objs, map[string]escalationCase{
+		"a group giving the conditional role at another cost center": {
+			op: Create, user: "cara", obj: attrGroup{name: "cc-2", members: []v1.SubjectID{"carl"}, roles: approvers, attrs: costCenter("cc-2")}.object(),
+			denials: []string{`UserGroup "cc-2": spec.attributes: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter" to the group's members (the condition reads the subject`},
+		},
+		"a new member of her own group": {
+			op: Update, user: "cara",
+			old:     attrGroup{name: "cc-1", members: []v1.SubjectID{"cara"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
+			obj:     attrGroup{name: "cc-1", members: []v1.SubjectID{"cara", "carl"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
+			denials: []string{`spec.members: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter"`},
+		},
+		"a condition on the record alone is covered by the same condition": {
+			op: Create, user: "cara", obj: attrGroup{name: "buyers", members: []v1.SubjectID{"carl"}, roles: []v1.ObjectName{"small-buyer"}, attrs: costCenter("cc-2")}.object(),
+		},
+		"a tenant admin holding it unconditionally": {
+			op: Create, user: "ada", obj: attrGroup{name: "cc-2", members: []v1.SubjectID{"carl"}, roles: approvers, attrs: costCenter("cc-2")}.object(),
+		},
+		"a role adding a grant whose condition reads the subject": {
+			op: Update, user: "cara", old: role("small-buyer", nil, small), obj: role("small-buyer", nil, small, sameCostCenter),
+			denials: []string{`Role "small-buyer": spec.permissions: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter" to the role's holders`},
+		},
+	})
+}

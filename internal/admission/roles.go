@@ -31,6 +31,19 @@ func roleValueDenials(next *v1alpha1.Role, t, before snapshot.Objects, h holder,
 	holding := extenders(next.Name, t)
 	var out []string
 	reported := map[string]bool{}
+	// A new grant whose condition reads the subject can turn true for
+	// holders at values no scope compares: it needs the permission without
+	// the condition (as in attributeDenials).
+	for _, sg := range scoped(added, nil) {
+		if readsSubject(sg.when) && !h.covers(sg.resource, sg.action, sg.scope, "") {
+			msg := deny("spec.permissions", "%s on %s with scope %s%s to the role's holders (the condition reads the subject, so it needs the permission without it)",
+				sg.action, sg.resource, sg.scope, whenSuffix(sg.when))
+			if !reported[msg] {
+				reported[msg] = true
+				out = append(out, msg)
+			}
+		}
+	}
 	for i := range t.Groups {
 		g := &t.Groups[i]
 		if !slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return holding[string(r)] }) {
