@@ -130,11 +130,11 @@ func (v *Validator) privileged(ctx context.Context, req admission.Request, obj a
 	}
 	if req.Operation == admissionv1.Delete {
 		// The escalation check judges deletions of FieldPolicies (fields
-		// opened) and UserGroups (restrictions lifted); deleting a Role or
-		// an ApprovalChain only takes access away, so spare the API server
-		// a review for those.
+		// opened), UserGroups (restrictions lifted) and Roles (conditions
+		// reading the subject); deleting an ApprovalChain only takes access
+		// away, so spare the API server a review for it.
 		switch obj.(type) {
-		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy:
+		case *v1alpha1.UserGroup, *v1alpha1.FieldPolicy, *v1alpha1.Role:
 		default:
 			return false, nil
 		}

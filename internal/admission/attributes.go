@@ -68,9 +68,6 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 		field  string                     // blamed; "" for spec.attributes.<attribute>
 		values func() map[string][]string // attribute -> values
 		grants func() []scopedGrant
-		// subjectChanges: the change alters what conditions reading the
-		// subject see for these grants' holders.
-		subjectChanges bool
 	}
 	var checks []pairs
 	all := func(attr string) bool { _, ok := scopeAttributes[attr]; return ok }
@@ -82,8 +79,7 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 			}
 			return out
 		},
-		grants:         func() []scopedGrant { return affectedGrants(g, t) },
-		subjectChanges: attributesChange(g, old),
+		grants: func() []scopedGrant { return affectedGrants(g, t) },
 	})
 	if joined := joiners(g, old); joined != nil {
 		checks = append(checks,
@@ -93,8 +89,7 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 					groups, up := enclosing(g, t)
 					return groupValues(groups, up, all)
 				},
-				grants:         func() []scopedGrant { return affectedGrants(joined, t) },
-				subjectChanges: true, // new groups in subject.groups, new properties
+				grants: func() []scopedGrant { return affectedGrants(joined, t) },
 			},
 			pairs{
 				field: "spec.members",
@@ -111,15 +106,13 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 					}
 					return roleGrants(roles, joined, t)
 				},
-				subjectChanges: true,
 			})
 	}
 	if added := addedRoles(g, old); len(added) > 0 {
 		checks = append(checks, pairs{
-			field:          "spec.roles",
-			values:         func() map[string][]string { groups, of := membersGroups(g, t); return groupValues(groups, of, all) },
-			grants:         func() []scopedGrant { return roleGrants(added, g, t) },
-			subjectChanges: true,
+			field:  "spec.roles",
+			values: func() map[string][]string { groups, of := membersGroups(g, t); return groupValues(groups, of, all) },
+			grants: func() []scopedGrant { return roleGrants(added, g, t) },
 		})
 	}
 	var out []string
@@ -132,25 +125,6 @@ func attributeDenials(g, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, 
 		values := c.values()
 		var widened []scopedGrant
 		computed := false
-		if c.subjectChanges {
-			// A condition reading the subject (its properties, groups or
-			// roles) can turn true for the holders the change affects, at
-			// values no scope compares: only holding the grant without the
-			// condition covers that.
-			widened, computed = c.grants(), true
-			for _, sg := range widened {
-				p := pair{sg: sg, attr: "condition"}
-				if readsSubject(sg.when) && !reported[p] && !h.covers(sg.resource, sg.action, sg.scope, "") {
-					reported[p] = true
-					field := c.field
-					if field == "" {
-						field = "spec.attributes"
-					}
-					out = append(out, deny(field, "%s on %s with scope %s%s to the group's members (the condition reads the subject, so it needs the permission without it)",
-						sg.action, sg.resource, sg.scope, whenSuffix(sg.when)))
-				}
-			}
-		}
 		for _, attr := range sortedKeys(values) {
 			if len(values[attr]) == 0 {
 				continue
@@ -253,10 +227,50 @@ func readsSubject(when v1alpha1.CELExpression) bool {
 	return strings.Contains(string(when), "subject")
 }
 
-// attributesChange reports whether an update changes any attribute of the
-// group (scope attributes or any other a condition may read).
-func attributesChange(g, old *v1alpha1.UserGroup) bool {
-	if len(g.Spec.Attributes) != len(old.Spec.Attributes) {
+// conditionDenials checks grants whose condition reads the subject. Such a
+// condition may turn true (or, negated, stop being false) whenever what it
+// reads changes for a holder: their groups, roles or properties. So a
+// change to a group's members, roles or attributes, or its deletion (next
+// nil), needs every such grant its members hold (before or after) without
+// the condition.
+func conditionDenials(next, old *v1alpha1.UserGroup, t snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
+	if h.full() || (next != nil && old != nil && !subjectVisible(next, old)) {
+		return nil
+	}
+	var affected []scopedGrant
+	for _, g := range []*v1alpha1.UserGroup{old, next} {
+		if g != nil {
+			affected = append(affected, affectedGrants(g, t)...)
+		}
+	}
+	return subjectConditionDenials(affected, h, deny, "spec", "the group's members")
+}
+
+// subjectConditionDenials denies each grant of affected whose condition
+// reads the subject and that the user does not hold without a condition.
+func subjectConditionDenials(affected []scopedGrant, h holder, deny func(field, format string, args ...any) string, field, whom string) []string {
+	var out []string
+	seen := map[scopedGrant]bool{}
+	for _, sg := range affected {
+		if seen[sg] || !readsSubject(sg.when) {
+			continue
+		}
+		seen[sg] = true
+		if !h.covers(sg.resource, sg.action, sg.scope, "") {
+			out = append(out, deny(field, "%s on %s with scope %s%s to %s (the condition reads the subject, so a change to what it reads needs the permission without it)",
+				sg.action, sg.resource, sg.scope, whenSuffix(sg.when), whom))
+		}
+	}
+	return out
+}
+
+// subjectVisible reports whether an update changes anything a condition
+// can read about the group's members: who they are, their roles, their
+// attributes.
+func subjectVisible(g, old *v1alpha1.UserGroup) bool {
+	if !slices.Equal(g.Spec.Members, old.Spec.Members) || !slices.Equal(g.Spec.MemberGroups, old.Spec.MemberGroups) ||
+		!slices.Equal(g.Spec.ExternalGroups, old.Spec.ExternalGroups) || !slices.Equal(g.Spec.Roles, old.Spec.Roles) ||
+		len(g.Spec.Attributes) != len(old.Spec.Attributes) {
 		return true
 	}
 	for k, v := range g.Spec.Attributes {

@@ -280,13 +280,21 @@ func TestConditionsReadingTheSubject(t *testing.T) {
 	runEscalationCases(t, objs, map[string]escalationCase{
 		"a group giving the conditional role at another cost center": {
 			op: Create, user: "cara", obj: attrGroup{name: "cc-2", members: []v1.SubjectID{"carl"}, roles: approvers, attrs: costCenter("cc-2")}.object(),
-			denials: []string{`UserGroup "cc-2": spec.attributes: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter" to the group's members (the condition reads the subject`},
+			denials: []string{`UserGroup "cc-2": spec: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter" to the group's members (the condition reads the subject`},
 		},
 		"a new member of her own group": {
 			op: Update, user: "cara",
 			old:     attrGroup{name: "cc-1", members: []v1.SubjectID{"cara"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
 			obj:     attrGroup{name: "cc-1", members: []v1.SubjectID{"cara", "carl"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
-			denials: []string{`spec.members: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter"`},
+			denials: []string{`UserGroup "cc-1": spec: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter"`},
+		},
+		"deleting a group changes what the condition reads for its members": {
+			op: Delete, user: "cara", obj: attrGroup{name: "cc-1", members: []v1.SubjectID{"cara"}, roles: []v1.ObjectName{"cc-approver", "small-buyer"}, attrs: costCenter("cc-1")}.object(),
+			denials: []string{`UserGroup "cc-1": spec: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter`},
+		},
+		"deleting a role its holders' conditions may read": {
+			op: Delete, user: "cara", obj: role("small-buyer", nil, small),
+			denials: []string{`Role "small-buyer": spec: Forbidden: user "cara" may not grant approve on purchaseorders with scope all when "subject.properties.costCenter == resource.properties.costCenter" to the role's holders`},
 		},
 		"a condition on the record alone is covered by the same condition": {
 			op: Create, user: "cara", obj: attrGroup{name: "buyers", members: []v1.SubjectID{"carl"}, roles: []v1.ObjectName{"small-buyer"}, attrs: costCenter("cc-2")}.object(),

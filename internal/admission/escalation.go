@@ -74,7 +74,12 @@ func deletionDenials(req Request, t snapshot.Objects) []string {
 	switch o := req.Object.(type) {
 	case *v1alpha1.UserGroup:
 		if !exempt(req) {
-			return restrictionDenials(nil, o, t, holdings(req, t), denier(req))
+			h := holdings(req, t)
+			return append(restrictionDenials(nil, o, t, h, denier(req)), conditionDenials(nil, o, t, h, denier(req))...)
+		}
+	case *v1alpha1.Role:
+		if !exempt(req) {
+			return roleHolderConditionDenials(o.Name, t, holdings(req, t), denier(req))
 		}
 	case *v1alpha1.FieldPolicy:
 		if !exempt(req) {
@@ -227,6 +232,7 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		}
 		checkGroup(o, gave, "")
 		out = append(out, restrictionDenials(o, old, t, h, deny)...)
+		out = append(out, conditionDenials(o, old, t, h, deny)...)
 		restored(snapshot.KindUserGroup, o.Name)
 	case *v1alpha1.FieldPolicy:
 		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)

@@ -25,11 +25,15 @@ func roleValueDenials(next *v1alpha1.Role, t, before snapshot.Objects, h holder,
 	added := slices.DeleteFunc(effectivePermissions(rolesByName(t), next.Name), func(g heldGrant) bool {
 		return slices.ContainsFunc(had, func(o heldGrant) bool { return sameGrant(o, g) })
 	})
+	var out []string
+	if !slices.Equal(next.Spec.Extends, extendsOf(next.Name, before)) {
+		// The holders' roles change (subject.roles).
+		out = append(out, roleHolderConditionDenials(next.Name, t, h, deny)...)
+	}
 	if len(added) == 0 {
-		return nil
+		return out
 	}
 	holding := extenders(next.Name, t)
-	var out []string
 	reported := map[string]bool{}
 	// A new grant whose condition reads the subject can turn true for
 	// holders at values no scope compares: it needs the permission without
@@ -72,6 +76,24 @@ func roleValueDenials(next *v1alpha1.Role, t, before snapshot.Objects, h holder,
 	return out
 }
 
+// roleHolderConditionDenials checks a change to role name (its extends, or
+// its deletion) against the holders' grants whose condition reads the
+// subject: their roles (and the groups left out with the role) change.
+func roleHolderConditionDenials(name string, t snapshot.Objects, h holder, deny func(field, format string, args ...any) string) []string {
+	if h.full() {
+		return nil
+	}
+	holding := extenders(name, t)
+	var affected []scopedGrant
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return holding[string(r)] }) {
+			affected = append(affected, affectedGrants(g, t)...)
+		}
+	}
+	return subjectConditionDenials(affected, h, deny, "spec", "the role's holders")
+}
+
 // extenders returns name and every role that extends it, transitively.
 func extenders(name string, t snapshot.Objects) map[string]bool {
 	out := map[string]bool{name: true}
@@ -84,6 +106,14 @@ func extenders(name string, t snapshot.Objects) map[string]bool {
 		}
 	}
 	return out
+}
+
+// extendsOf returns what role name extends in t (nil when it has none).
+func extendsOf(name string, t snapshot.Objects) []v1alpha1.ObjectName {
+	if r, ok := rolesByName(t)[name]; ok {
+		return r.Spec.Extends
+	}
+	return nil
 }
 
 func sameGrant(a, b heldGrant) bool {

@@ -52,6 +52,13 @@ func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
 	modules := []v1.ModuleName{"wo", "po"}
 	actions := []v1.ActionName{"view", "edit"}
 	scopes := []v1.Scope{v1.ScopeAll, v1.ScopeUnit, v1.ScopeUnitTree, v1.ScopeFacility, v1.ScopeCompany}
+	// Conditions reading the subject, as well as one reading the record only.
+	conditions := []v1.CELExpression{
+		"has(subject.properties.unit) && subject.properties.unit == resource.properties.unit",
+		"has(subject.properties.company) && subject.properties.company == 'acme'",
+		"'g1' in subject.groups",
+		"has(resource.properties.companyId) && resource.properties.companyId == 'acme'",
+	}
 	users := []v1.SubjectID{"ed", "u1", "u2", "u3", "x1", "x2"}
 	// IdP groups the request carries: x1 and x2 are known only by them,
 	// u1 has one besides its memberships.
@@ -62,8 +69,11 @@ func checkSoundness(t *testing.T, seed uint64, n int) (admitted, checked int) {
 	randomRole := func(name string) v1.Role {
 		r := v1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		for range 1 + rng.IntN(2) {
-			r.Spec.Permissions = append(r.Spec.Permissions, v1.Permission{
-				Resources: []v1.ModuleName{modules[rng.IntN(2)]}, Actions: []v1.ActionName{actions[rng.IntN(2)]}, Scope: scopes[rng.IntN(len(scopes))]})
+			p := v1.Permission{Resources: []v1.ModuleName{modules[rng.IntN(2)]}, Actions: []v1.ActionName{actions[rng.IntN(2)]}, Scope: scopes[rng.IntN(len(scopes))]}
+			if rng.IntN(6) == 0 {
+				p.When = conditions[rng.IntN(len(conditions))]
+			}
+			r.Spec.Permissions = append(r.Spec.Permissions, p)
 		}
 		return r
 	}
