@@ -92,17 +92,17 @@ func deletionDenials(req Request, t snapshot.Objects) []string {
 // referenceDenials judges the groups and field policies a change brings
 // back by satisfying their references: a group is passed to restore (nil:
 // none can be), a field policy is judged as opening its module's fields.
-func referenceDenials(req Request, after, before snapshot.Objects, h holder, deny func(field, format string, args ...any) string, restore func(*v1alpha1.UserGroup)) []string {
+func referenceDenials(req Request, after snapshot.Objects, was *leftOut, h holder, deny func(field, format string, args ...any) string, restore func(*v1alpha1.UserGroup)) []string {
 	// Judged on the objects themselves, not on the served snapshot, which
 	// trails the cluster by a compile. (A group left out keeps restricting,
 	// so leaving one out lifts nothing.)
-	was, broken := brokenGroups(before), brokenGroups(after)
+	now := leftOutOf(after)
 	var out []string
 	if restore != nil {
 		_, self := identify(req.Object)
 		for i := range after.Groups {
 			g := &after.Groups[i]
-			if g.Name != self && was[g.Name] && !broken[g.Name] {
+			if g.Name != self && was.groups[g.Name] && !now.groups[g.Name] {
 				restore(g)
 			}
 		}
@@ -110,7 +110,7 @@ func referenceDenials(req Request, after, before snapshot.Objects, h holder, den
 		// it opens them to its levels.
 		for i := range after.FieldPolicies {
 			fp := &after.FieldPolicies[i]
-			if brokenFieldPolicy(fp, before) && !brokenFieldPolicy(fp, after) {
+			if was.fieldPolicy(fp) && !now.fieldPolicy(fp) {
 				sub := func(field, format string, args ...any) string {
 					return deny(fmt.Sprintf("(restores FieldPolicy %q) %s", fp.Name, field), format, args...)
 				}
@@ -127,25 +127,6 @@ func hiddenPolicy(fp *v1alpha1.FieldPolicy) *v1alpha1.FieldPolicy {
 	return &v1alpha1.FieldPolicy{ObjectMeta: fp.ObjectMeta, Spec: v1alpha1.FieldPolicySpec{Resource: fp.Spec.Resource, Default: v1alpha1.FieldHidden}}
 }
 
-// brokenFieldPolicy reports whether a field policy's grants name a role or
-// group that t does not have or leaves out for a reference.
-func brokenFieldPolicy(fp *v1alpha1.FieldPolicy, t snapshot.Objects) bool {
-	groups, roles := brokenRefs(t)
-	exists := rolesByName(t)
-	hasGroup := map[string]bool{}
-	for i := range t.Groups {
-		hasGroup[t.Groups[i].Name] = true
-	}
-	for _, f := range fp.Spec.Fields {
-		for _, g := range f.Grants {
-			if slices.ContainsFunc(g.Roles, func(r v1alpha1.ObjectName) bool { _, ok := exists[string(r)]; return !ok || roles[string(r)] }) ||
-				slices.ContainsFunc(g.Groups, func(n v1alpha1.ObjectName) bool { return !hasGroup[string(n)] || groups[string(n)] }) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // myFields is the user's field access to a module in the served snapshot.
 func myFields(req Request, module v1alpha1.ModuleName) snapshot.FieldAccessResult {
@@ -163,6 +144,7 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		return nil
 	}
 	h := holdings(req, before)
+	was := leftOutOf(before)
 	deny := denier(req)
 	roles := rolesByName(t)
 	var out []string
@@ -208,35 +190,35 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 		out = append(out, attributeDenials(o, old, t, h, sub)...)
 	}
 	// Other groups whose references the change satisfies or breaks.
-	restored := func(_, _ string) {
-		out = append(out, referenceDenials(req, t, before, h, deny, func(g *v1alpha1.UserGroup) {
+	restored := func() {
+		out = append(out, referenceDenials(req, t, was, h, deny, func(g *v1alpha1.UserGroup) {
 			checkGroup(g, nil, fmt.Sprintf("(restores UserGroup %q) ", g.Name))
 		})...)
 	}
 	switch o := req.Object.(type) {
 	case *v1alpha1.Role:
 		checkRole("spec", o.Name, nil)
-		was := before
-		if _, brokenRoles := brokenRefs(before); brokenRoles[o.Name] {
-			was = snapshot.Objects{} // left out until now: every grant is new
+		granted := before
+		if was.roles[o.Name] {
+			granted = snapshot.Objects{} // left out until now: every grant is new
 		}
-		out = append(out, roleValueDenials(o, t, was, h, deny)...)
-		restored(snapshot.KindRole, o.Name)
+		out = append(out, roleValueDenials(o, t, granted, h, deny)...)
+		restored()
 	case *v1alpha1.UserGroup:
 		old, _ := req.OldObject.(*v1alpha1.UserGroup)
 		// A left-out group restricts but grants nothing: what it gives is
 		// judged as new, what it stops restricting as lifted.
 		gave := old
-		if brokenGroups(before)[o.Name] {
+		if was.groups[o.Name] {
 			gave = nil
 		}
 		checkGroup(o, gave, "")
 		out = append(out, restrictionDenials(o, old, t, h, deny)...)
 		out = append(out, conditionDenials(o, old, t, h, deny)...)
-		restored(snapshot.KindUserGroup, o.Name)
+		restored()
 	case *v1alpha1.FieldPolicy:
 		old, _ := req.OldObject.(*v1alpha1.FieldPolicy)
-		if old != nil && brokenFieldPolicy(old, before) {
+		if old != nil && was.fieldPolicy(old) {
 			old = hiddenPolicy(old) // what the left-out policy serves
 		}
 		if old != nil {

@@ -121,18 +121,17 @@ func sameGrant(a, b heldGrant) bool {
 		slices.Equal(a.resources, b.resources) && slices.Equal(a.actions, b.actions)
 }
 
-// brokenGroups returns the groups of t the compiler would leave out for a
-// reference: a role that does not exist (or extends one that does not), or
-// a member group that does not exist or is itself left out. (Cycles and
-// local problems are rejected at admission, so they are not followed here.)
-func brokenGroups(t snapshot.Objects) map[string]bool {
-	groups, _ := brokenRefs(t)
-	return groups
+// leftOut is what the compiler would leave out of a tenant for a
+// reference: roles extending a role that does not exist (or is itself left
+// out), groups naming such a role or a member group that does not exist or
+// is left out. (Cycles and local problems are rejected at admission, so
+// they are not followed here.) Computed once per tenant state.
+type leftOut struct {
+	roles, groups           map[string]bool // existing, but left out
+	roleExists, groupExists map[string]bool
 }
 
-// brokenRefs returns the groups (see brokenGroups) and the roles of t the
-// compiler would leave out for a reference.
-func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
+func leftOutOf(t snapshot.Objects) *leftOut {
 	roles := rolesByName(t)
 	// state: 0 unknown, 1 being checked (a cycle: invalid), 2 valid, 3 not.
 	state := make(map[string]uint8, len(roles))
@@ -157,28 +156,43 @@ func brokenRefs(t snapshot.Objects) (map[string]bool, map[string]bool) {
 		return ok
 	}
 	groups := groupsWith(t, nil)
-	broken := map[string]bool{}
+	l := &leftOut{roles: map[string]bool{}, groups: map[string]bool{},
+		roleExists: make(map[string]bool, len(roles)), groupExists: make(map[string]bool, len(groups))}
+	for name := range roles {
+		l.roleExists[name] = true
+		if !valid(name) {
+			l.roles[name] = true
+		}
+	}
 	for name, g := range groups {
+		l.groupExists[name] = true
 		if slices.ContainsFunc(g.Spec.Roles, func(r v1alpha1.ObjectName) bool { return !valid(string(r)) }) {
-			broken[name] = true
+			l.groups[name] = true
 		}
 	}
 	for changed := true; changed; {
 		changed = false
 		for name, g := range groups {
-			if !broken[name] && slices.ContainsFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool {
-				_, exists := groups[string(m)]
-				return !exists || broken[string(m)]
+			if !l.groups[name] && slices.ContainsFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool {
+				return !l.groupExists[string(m)] || l.groups[string(m)]
 			}) {
-				broken[name], changed = true, true
+				l.groups[name], changed = true, true
 			}
 		}
 	}
-	brokenRoles := map[string]bool{}
-	for name := range roles {
-		if !valid(name) {
-			brokenRoles[name] = true
+	return l
+}
+
+// fieldPolicy reports whether a field policy's grants name a role or group
+// that does not exist or is left out (the policy is then left out too).
+func (l *leftOut) fieldPolicy(fp *v1alpha1.FieldPolicy) bool {
+	for _, f := range fp.Spec.Fields {
+		for _, g := range f.Grants {
+			if slices.ContainsFunc(g.Roles, func(r v1alpha1.ObjectName) bool { return !l.roleExists[string(r)] || l.roles[string(r)] }) ||
+				slices.ContainsFunc(g.Groups, func(n v1alpha1.ObjectName) bool { return !l.groupExists[string(n)] || l.groups[string(n)] }) {
+				return true
+			}
 		}
 	}
-	return broken, brokenRoles
+	return false
 }
