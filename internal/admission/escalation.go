@@ -127,7 +127,6 @@ func hiddenPolicy(fp *v1alpha1.FieldPolicy) *v1alpha1.FieldPolicy {
 	return &v1alpha1.FieldPolicy{ObjectMeta: fp.ObjectMeta, Spec: v1alpha1.FieldPolicySpec{Resource: fp.Spec.Resource, Default: v1alpha1.FieldHidden}}
 }
 
-
 // myFields is the user's field access to a module in the served snapshot.
 func myFields(req Request, module v1alpha1.ModuleName) snapshot.FieldAccessResult {
 	sub := snapshot.Subject{ID: req.User.Name, Groups: req.User.Groups}
