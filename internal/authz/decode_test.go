@@ -368,3 +368,40 @@ func normalize(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// Decoder benchmarks: the request decoder alone, reusing one pooled-style
+// request as the handler does.
+
+func benchDecode(b *testing.B, ep endpoint, bodies ...string) {
+	raw := make([][]byte, len(bodies))
+	n := 0
+	for i, s := range bodies {
+		raw[i] = []byte(s)
+		n += len(s)
+	}
+	lim := limits{maxDepth: DefaultMaxDepth, maxBatch: DefaultMaxBatch}
+	var r request
+	for _, body := range raw {
+		if err := r.decode(body, ep, lim); err != nil {
+			b.Fatalf("%s: %v", body, err)
+		}
+	}
+	b.SetBytes(int64(n / len(raw)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := r.decode(raw[i%len(raw)], ep, lim); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeEvaluation(b *testing.B) { benchDecode(b, epEvaluation, evalBodies...) }
+
+func BenchmarkDecodeGeneric(b *testing.B) {
+	benchDecode(b, epEvaluation, `{"subject":{"type":"user","id":"tom.tech","properties":{"department":"Sales","level":3,"tags":["a","b","c"]}},`+
+		`"action":{"name":"create"},"resource":{"type":"purchaseorders","properties":{"amount":1200.5,"lines":[{"sku":"x-1","qty":2,"price":19.99},{"sku":"y-2","qty":1,"price":0.1}]}},`+
+		`"context":{"time":"1985-10-26T01:22-07:00","ip":"10.0.0.1","geo":{"lat":51.0447,"lon":-114.0719},"scores":[1,2,3,4,5,6,7,8]}}`)
+}
+
+func BenchmarkDecodeBatch100(b *testing.B) { benchDecode(b, epEvaluations, batchBody(100)) }
