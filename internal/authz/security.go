@@ -15,9 +15,16 @@ type Caller struct {
 	UID string
 	// Groups are the caller's groups, e.g. system:serviceaccounts:shop.
 	Groups []string
-	// Key identifies the caller's whole identity (name, UID and groups)
-	// for caches; authenticators fill it once per identity so authorizers
-	// can key caches on it without building strings per request.
+	// Extra is the authenticator's additional information about the
+	// caller (Kubernetes UserInfo.Extra, e.g. the pod name and node of a
+	// bound ServiceAccount token), or nil. Authorizers that ask another
+	// authority about the caller pass it on, since that authority may
+	// decide on it. Callers are shared between requests: read-only.
+	Extra map[string][]string
+	// Key identifies the caller's whole identity (name, UID, groups and
+	// extra) for caches; authenticators fill it once per identity so
+	// authorizers can key caches on it without building strings per
+	// request.
 	Key string
 }
 
