@@ -87,6 +87,11 @@ type Options struct {
 	// Observer, when set, is told about every request and decision (for
 	// metrics). nil observes nothing and costs nothing.
 	Observer Observer
+
+	// SAR says which Kubernetes requests POST /subjectaccessreview
+	// answers from tenant policy (default: the resources of
+	// DefaultSARGroup as modules); everything else gets no opinion.
+	SAR SAROptions
 }
 
 // Handler serves the authorization APIs over a snapshot store: AuthZEN 1.0
@@ -150,6 +155,9 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	}
 	if opts.DefaultTenant != "" && !validTenant(opts.DefaultTenant) {
 		return nil, fmt.Errorf("authz: default tenant %q is not a valid namespace name", opts.DefaultTenant)
+	}
+	if err := opts.SAR.validate(); err != nil {
+		return nil, err
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	h := &Handler{
