@@ -100,18 +100,29 @@ func (r *request) reset(ep endpoint) {
 	r.argOffset = 0
 }
 
+// DefaultMaxListItems bounds every JSON array and every object of a
+// generic value (custom subject and resource properties, context) and the
+// standard string lists (groups, companies, facilities, assigneeIds,
+// projectContacts, approvals): CEL's cost tracking is super-linear in list
+// size, so one condition over a 100,000-item list costs a quarter of a CPU
+// second per evaluation.
+const DefaultMaxListItems = 1000
+
 // Limits applied while decoding.
 type limits struct {
 	maxDepth int
 	maxBatch int
+	// maxList bounds lists and generic objects (0: DefaultMaxListItems).
+	// context.candidates and evaluations have their own limits.
+	maxList int
 }
 
 // names are the error paths of one place a subject or resource can appear,
 // precomputed so that decoding builds no strings.
 type resNames struct {
-	self, typ, id, props                          string
-	ownerID, assignees, unit, facility, company   string
-	contacts, approvals, approvalStep, approvalBy string
+	self, typ, id, props                        string
+	ownerID, assignees, unit, facility, company string
+	contacts, approvals                         string
 }
 
 func newResNames(base string) *resNames {
@@ -122,8 +133,7 @@ func newResNames(base string) *resNames {
 		ownerID: p + "." + snapshot.PropOwnerID, assignees: p + "." + snapshot.PropAssigneeIDs,
 		unit: p + "." + snapshot.PropUnit, facility: p + "." + snapshot.PropFacilityID,
 		company: p + "." + snapshot.PropCompanyID, contacts: p + "." + snapshot.PropProjectContacts,
-		approvals: p + "." + snapshot.PropApprovals, approvalStep: p + "." + snapshot.PropApprovals + "[].step",
-		approvalBy: p + "." + snapshot.PropApprovals + "[].by",
+		approvals: p + "." + snapshot.PropApprovals,
 	}
 }
 
@@ -139,6 +149,9 @@ func (r *request) decode(body []byte, ep endpoint, lim limits) *DecodeError {
 	r.reset(ep)
 	s := &r.s
 	s.reset(body, lim.maxDepth)
+	if lim.maxList > 0 {
+		s.maxList = lim.maxList
+	}
 	if s.peek() == 0 {
 		s.fail("", "empty request body")
 		return s.err
@@ -162,11 +175,11 @@ func (r *request) decode(body []byte, ep endpoint, lim limits) *DecodeError {
 		}
 		bit, allowed := topField(ep, k)
 		if !allowed {
-			s.fail(k, "unknown field")
+			s.failKey("", k, "unknown field")
 			return s.err
 		}
 		if seen&bit != 0 {
-			s.fail(k, "duplicate key")
+			s.failKey("", k, "duplicate key")
 			return s.err
 		}
 		seen |= bit
@@ -309,10 +322,10 @@ func (s *scanner) subject(t *tuple) bool {
 			bit = 4
 			ok = s.subjectProps(t)
 		default:
-			return s.fail(joinField("subject", k), "unknown field")
+			return s.failKey("subject", k, "unknown field")
 		}
 		if seen&bit != 0 {
-			return s.fail(joinField("subject", k), "duplicate key")
+			return s.failKey("subject", k, "duplicate key")
 		}
 		seen |= bit
 		if !ok {
@@ -386,20 +399,25 @@ func (s *scanner) subjectProps(t *tuple) bool {
 			}
 		default:
 			if _, dup := t.sub.Properties[k]; dup {
-				return s.fail(joinField(f, k), "duplicate key")
+				return s.failKey(f, k, "duplicate key")
+			}
+			if len(t.sub.Properties) >= s.maxList {
+				return s.tooMany(f)
 			}
 			var v any
-			v, ok = s.value(f)
-			if ok {
-				if t.sub.Properties == nil {
-					t.sub.Properties = map[string]any{}
-				}
-				t.sub.Properties[cloneKey(k)] = v
+			s.pushKey(k)
+			if v, ok = s.value(f); !ok {
+				return false
 			}
+			s.pop()
+			if t.sub.Properties == nil {
+				t.sub.Properties = map[string]any{}
+			}
+			t.sub.Properties[cloneKey(k)] = v
 		}
 		if bit != 0 {
 			if seen&bit != 0 {
-				return s.fail(joinField(f, k), "duplicate key")
+				return s.failKey(f, k, "duplicate key")
 			}
 			seen |= bit
 		}
@@ -444,10 +462,10 @@ func (s *scanner) action(t *tuple) bool {
 				ok = s.skip("action.properties")
 			}
 		default:
-			return s.fail(joinField("action", k), "unknown field")
+			return s.failKey("action", k, "unknown field")
 		}
 		if seen&bit != 0 {
-			return s.fail(joinField("action", k), "duplicate key")
+			return s.failKey("action", k, "duplicate key")
 		}
 		seen |= bit
 		if !ok {
@@ -488,10 +506,10 @@ func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 			bit = 4
 			ok = s.resourceProps(res, n, t)
 		default:
-			return s.fail(joinField(n.self, k), "unknown field")
+			return s.failKey(n.self, k, "unknown field")
 		}
 		if seen&bit != 0 {
-			return s.fail(joinField(n.self, k), "duplicate key")
+			return s.failKey(n.self, k, "duplicate key")
 		}
 		seen |= bit
 		if !ok {
@@ -559,20 +577,25 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 			}
 		default:
 			if _, dup := res.Properties[k]; dup {
-				return s.fail(joinField(f, k), "duplicate key")
+				return s.failKey(f, k, "duplicate key")
+			}
+			if len(res.Properties) >= s.maxList {
+				return s.tooMany(f)
 			}
 			var v any
-			v, ok = s.value(f)
-			if ok {
-				if res.Properties == nil {
-					res.Properties = map[string]any{}
-				}
-				res.Properties[cloneKey(k)] = v
+			s.pushKey(k)
+			if v, ok = s.value(f); !ok {
+				return false
 			}
+			s.pop()
+			if res.Properties == nil {
+				res.Properties = map[string]any{}
+			}
+			res.Properties[cloneKey(k)] = v
 		}
 		if bit != 0 {
 			if seen&bit != 0 {
-				return s.fail(joinField(f, k), "duplicate key")
+				return s.failKey(f, k, "duplicate key")
 			}
 			seen |= bit
 		}
@@ -628,13 +651,14 @@ func (t *tuple) contactBuf() *[]string {
 }
 
 func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Approval, bool) {
-	if !s.enter(n.approvals, '[') {
+	f := n.approvals
+	if !s.enter(f, '[') {
 		return dst, false
 	}
 	out := dst[:0]
 	first := true
 	for {
-		more, ok := s.next(n.approvals, ']', &first)
+		more, ok := s.next(f, ']', &first)
 		if !ok {
 			return out, false
 		}
@@ -644,43 +668,50 @@ func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Ap
 			}
 			return out, true
 		}
-		if !s.enter(n.approvals+"[]", '{') {
+		if len(out) >= s.maxList {
+			return out, s.tooMany(f)
+		}
+		s.pushIndex(len(out))
+		if !s.enter(f, '{') {
 			return out, false
 		}
 		var a snapshot.Approval
 		var seen uint8
 		ifirst := true
 		for {
-			more, ok := s.next(n.approvals, '}', &ifirst)
+			more, ok := s.next(f, '}', &ifirst)
 			if !ok {
 				return out, false
 			}
 			if !more {
 				break
 			}
-			k, ok := s.key(n.approvals)
+			k, ok := s.key(f)
 			if !ok {
 				return out, false
 			}
+			s.pushKey(k)
 			var bit uint8
 			switch k {
 			case "step":
 				bit = 1
-				a.Step, ok = s.stringField(n.approvalStep)
+				a.Step, ok = s.stringField(f)
 			case "by":
 				bit = 2
-				a.By, ok = s.stringField(n.approvalBy)
+				a.By, ok = s.stringField(f)
 			default:
-				return out, s.fail(n.approvals+"[]."+k, "unknown field")
+				return out, s.fail(f, "unknown field")
 			}
 			if seen&bit != 0 {
-				return out, s.fail(n.approvals+"[]."+k, "duplicate key")
+				return out, s.fail(f, "duplicate key")
 			}
 			seen |= bit
 			if !ok {
 				return out, false
 			}
+			s.pop()
 		}
+		s.pop()
 		out = append(out, a)
 	}
 }
@@ -722,16 +753,21 @@ func (s *scanner) context(t *tuple, candidates bool, r *request) bool {
 			ok = r.candidateList()
 		default:
 			if _, dup := t.ctx[k]; dup {
-				return s.fail(joinField(f, k), "duplicate key")
+				return s.failKey(f, k, "duplicate key")
+			}
+			if len(t.ctx) >= s.maxList {
+				return s.tooMany(f)
 			}
 			var v any
-			v, ok = s.value(f)
-			if ok {
-				if t.ctx == nil {
-					t.ctx = map[string]any{}
-				}
-				t.ctx[cloneKey(k)] = v
+			s.pushKey(k)
+			if v, ok = s.value(f); !ok {
+				return false
 			}
+			s.pop()
+			if t.ctx == nil {
+				t.ctx = map[string]any{}
+			}
+			t.ctx[cloneKey(k)] = v
 		}
 		if !ok {
 			return false
@@ -748,7 +784,6 @@ func (r *request) candidateList() bool {
 	r.hasCandidates = true
 	first := true
 	s.itemField = f
-	defer func() { s.item = -1 }()
 	for i := 0; ; i++ {
 		more, ok := s.next(f, ']', &first)
 		if !ok {
@@ -757,11 +792,12 @@ func (r *request) candidateList() bool {
 		if !more {
 			return true
 		}
-		s.item = i
+		s.item = i // errors inside the item are at context.candidates[i]
 		r.candidates = append(r.candidates, snapshot.Resource{})
 		if !s.resource(&r.candidates[len(r.candidates)-1], candidateNames, nil) {
 			return false
 		}
+		s.item = -1
 	}
 }
 
@@ -773,7 +809,6 @@ func (r *request) evaluations(lim limits) bool {
 	}
 	first := true
 	s.itemField = f
-	defer func() { s.item = -1 }()
 	for i := 0; ; i++ {
 		more, ok := s.next(f, ']', &first)
 		if !ok {
@@ -785,7 +820,7 @@ func (r *request) evaluations(lim limits) bool {
 		if i >= lim.maxBatch {
 			return s.fail(f, "more than "+itoa(lim.maxBatch)+" evaluations")
 		}
-		s.item = i
+		s.item = i // errors inside the item are at evaluations[i]
 		if len(r.items) < cap(r.items) {
 			r.items = r.items[:len(r.items)+1]
 		} else {
@@ -821,16 +856,17 @@ func (r *request) evaluations(lim limits) bool {
 			case "context":
 				bit = hasContext
 			default:
-				return s.fail(k, "unknown field")
+				return s.failKey("", k, "unknown field")
 			}
 			if seen&bit != 0 {
-				return s.fail(k, "duplicate key")
+				return s.failKey("", k, "duplicate key")
 			}
 			seen |= bit
 			if !s.part(t, k, false, nil) {
 				return false
 			}
 		}
+		s.item = -1
 	}
 }
 
@@ -929,10 +965,10 @@ func (r *request) page() bool {
 				ok = s.skip("page.properties")
 			}
 		default:
-			return s.fail(joinField(f, k), "unknown field")
+			return s.failKey(f, k, "unknown field")
 		}
 		if seen&bit != 0 {
-			return s.fail(joinField(f, k), "duplicate key")
+			return s.failKey(f, k, "duplicate key")
 		}
 		seen |= bit
 		if !ok {
@@ -962,15 +998,17 @@ func (r *request) columnsValue() bool {
 			return false
 		}
 		if _, dup := r.columns[k]; dup {
-			return s.fail(joinField(f, k), "duplicate key")
+			return s.failKey(f, k, "duplicate key")
 		}
+		s.pushKey(k)
 		if s.peek() != '"' {
-			return s.expected(joinField(f, k), "string")
+			return s.expected(f, "string")
 		}
 		v, ok := s.str(f, true)
 		if !ok {
 			return false
 		}
+		s.pop()
 		r.columns[cloneKey(k)] = v
 	}
 }

@@ -42,8 +42,10 @@ func TestDecodeStrings(t *testing.T) {
 }
 
 func TestDecodeNumbersAndLiterals(t *testing.T) {
-	good := []string{`0`, `-0`, `1.5`, `-12e3`, `1E+2`, `1e-2`, `123456789012345678901234567890`, `true`, `false`, `null`, `[]`, `{}`, `[1,"a",{"b":null}]`}
-	bad := []string{`01`, `1.`, `.5`, `-`, `1e`, `+1`, `1e400`, `tru`, `nul`, `[1,]`, `{"a":1,}`, `[1 2]`, `{"a" 1}`, `{1:2}`, `NaN`}
+	good := []string{`0`, `-0`, `1.5`, `-12e3`, `1E+2`, `1e-2`, `12345678901234568e13`, `5e-324`, `1.7976931348623157e308`, `true`, `false`, `null`, `[]`, `{}`, `[1,"a",{"b":null}]`}
+	// 123456789012345678901234567890 is valid JSON that a float64 cannot
+	// hold (see TestDecodeNumberPrecision).
+	bad := []string{`01`, `1.`, `.5`, `-`, `1e`, `+1`, `1e400`, `tru`, `nul`, `[1,]`, `{"a":1,}`, `[1 2]`, `{"a" 1}`, `{1:2}`, `NaN`, `123456789012345678901234567890`}
 	for _, v := range good {
 		body := `{"context":{"v":` + v + `}}`
 		var r request

@@ -117,7 +117,7 @@ func TestEvaluationErrors(t *testing.T) {
 		{"missing action name", `{"subject":{"id":"a"},"action":{},"resource":{"type":"x"}}`, 400, "action.name: required"},
 		{"action as string", `{"subject":{"id":"a"},"action":"view","resource":{"type":"x"}}`, 400, "action: expected object, got string"},
 		{"bad standard property", `{"subject":{"id":"a"},"action":{"name":"view"},"resource":{"type":"x","properties":{"ownerId":7}}}`, 400, "resource.properties.ownerId: expected string, got number"},
-		{"bad group list", `{"subject":{"id":"a","properties":{"groups":["x",1]}},"action":{"name":"view"},"resource":{"type":"x"}}`, 400, "subject.properties.groups[]: expected string, got number"},
+		{"bad group list", `{"subject":{"id":"a","properties":{"groups":["x",1]}},"action":{"name":"view"},"resource":{"type":"x"}}`, 400, "subject.properties.groups[1]: expected string, got number"},
 		{"duplicate key", `{"subject":{"id":"a","id":"b"},"action":{"name":"view"},"resource":{"type":"x"}}`, 400, "subject.id: duplicate key"},
 		{"malformed", `{"subject":`, 400, "unexpected end of JSON input"},
 		{"trailing data", `{"subject":{"id":"a"},"action":{"name":"view"},"resource":{"type":"x"}} {}`, 400, "data after the top-level value"},

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -24,8 +25,9 @@ import (
 // gateway and another to the PDP.
 
 // DecodeError is a request the decoder rejected. Field names the offending
-// JSON path (e.g. subject.id) so the caller can fix the request; it never
-// contains request values.
+// JSON path (e.g. subject.id, context.a[2].b) so the caller can fix the
+// request. Neither Field nor Msg ever repeats more than a short, escaped
+// prefix of a request value (see shortValue and pathKey).
 type DecodeError struct {
 	// Field is the JSON path of the offending value ("" for the document).
 	Field string
@@ -44,41 +46,173 @@ func (e *DecodeError) Error() string {
 // scanner walks one JSON document held in b. The first error stops it: every
 // method returns false once err is set, so callers can chain calls and check
 // once.
+//
+// The JSON path of an error is built only when the error occurs, from three
+// parts: the item prefix (itemField[item], e.g. evaluations[3]), the
+// constant field the failing call names (e.g. resource.properties), and
+// the path stack below it (keys and indexes of the generic value being
+// decoded, e.g. .amount or .a[2].b). The stack holds string headers that
+// alias the request (no copy) and keeps its storage across requests, so
+// the success path builds no strings.
 type scanner struct {
 	b        []byte
 	i        int
 	depth    int
 	maxDepth int
-	err      *DecodeError
-	// prefix is prepended to field names in errors, e.g. "evaluations[3]".
-	// It is a function of item so that no string is built unless an
-	// error occurs.
+	// maxList bounds the items of a list and the keys of a generic object
+	// (see stringList and value).
+	maxList int
+	err     *DecodeError
+	// item is the index of the array element being decoded (-1 when none),
+	// prepended to field names in errors as itemField[item].
 	item int
 	// itemField is the array name item indexes ("evaluations" or
 	// "context.candidates").
 	itemField string
+	// path is the stack of keys and indexes below the field passed to the
+	// failing call (see pathElem).
+	path []pathElem
 }
 
-func (s *scanner) reset(b []byte, maxDepth int) {
-	*s = scanner{b: b, maxDepth: maxDepth, item: -1}
+// pathElem is one step of the path stack: an object key (idx < 0) or an
+// array index.
+type pathElem struct {
+	key string
+	idx int
 }
+
+// maxPathElems bounds how many steps of the path stack an error names; a
+// deeper path keeps its first and last maxPathElems/2 steps around "…".
+const maxPathElems = 8
+
+// reset starts a document. The list bound is DefaultMaxListItems; the
+// AuthZEN decoder sets its own after reset.
+func (s *scanner) reset(b []byte, maxDepth int) {
+	clear(s.path[:cap(s.path)]) // drop references to the previous body
+	*s = scanner{b: b, maxDepth: maxDepth, maxList: DefaultMaxListItems, item: -1, path: s.path[:0]}
+}
+
+func (s *scanner) pushKey(k string) { s.path = append(s.path, pathElem{key: k, idx: -1}) }
+func (s *scanner) pushIndex(i int)  { s.path = append(s.path, pathElem{idx: i}) }
+func (s *scanner) pop()             { s.path = s.path[:len(s.path)-1] }
 
 // fail records the first error. field is a constant path; the item prefix
-// is added here, on the error path only.
+// and the path stack are added here, on the error path only.
 func (s *scanner) fail(field, msg string) bool {
 	if s.err == nil {
-		if s.item >= 0 {
-			p := s.itemField + "[" + strconv.Itoa(s.item) + "]"
-			if field == "" {
-				field = p
-			} else {
-				field = p + "." + field
-			}
-		}
-		s.err = &DecodeError{Field: field, Msg: msg}
+		s.err = &DecodeError{Field: s.render(field), Msg: msg}
 	}
 	return false
 }
+
+// failKey records an error at key k of the object at field (unknown or
+// duplicate keys, a wrong value type).
+func (s *scanner) failKey(field, k, msg string) bool {
+	s.pushKey(k)
+	return s.fail(field, msg)
+}
+
+// tooMany reports a list or object at field with more than maxList items.
+func (s *scanner) tooMany(field string) bool {
+	return s.fail(field, "more than "+itoa(s.maxList)+" items")
+}
+
+// render builds the JSON path of an error: item prefix, field, path stack.
+func (s *scanner) render(field string) string {
+	var b []byte
+	if s.item >= 0 {
+		b = append(b, s.itemField...)
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(s.item), 10)
+		b = append(b, ']')
+	}
+	if field != "" {
+		if len(b) > 0 && field[0] != '[' {
+			b = append(b, '.')
+		}
+		b = append(b, field...)
+	}
+	p := s.path
+	for i := 0; i < len(p); i++ {
+		if len(p) > maxPathElems && i == maxPathElems/2 {
+			b = append(b, "…"...)
+			i = len(p) - maxPathElems/2
+		}
+		if p[i].idx >= 0 {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(p[i].idx), 10)
+			b = append(b, ']')
+		} else {
+			b = appendPathKey(b, p[i].key)
+		}
+	}
+	return string(b)
+}
+
+// shortValueMax is how many bytes of a request value an error repeats.
+const shortValueMax = 32
+
+// shortValue renders an untrusted value for an error message: at most
+// shortValueMax bytes of s (cut at a rune boundary), quoted and escaped as
+// strconv.Quote does (control characters, quotes, backslashes and invalid
+// UTF-8 become escapes), followed by "…" when s was cut.
+func shortValue(s string) string {
+	if len(s) <= shortValueMax {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:cutPoint(s, shortValueMax)]) + "…"
+}
+
+// cutPoint returns n, or less so as not to split a valid UTF-8 sequence
+// that straddles byte n (len(s) > n).
+func cutPoint(s string, n int) int {
+	if utf8.RuneStart(s[n]) {
+		return n
+	}
+	for i := n - 1; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if r, size := utf8.DecodeRuneInString(s[i:]); (r != utf8.RuneError || size > 1) && i+size > n {
+				return i
+			}
+			break
+		}
+	}
+	return n
+}
+
+// plainKey says whether a key may appear bare in a path: 1 to
+// shortValueMax letters, digits, '_' or '-'. Other keys (with dots,
+// spaces, quotes, control bytes, or long) are rendered by shortValue in
+// brackets, so that a path stays unambiguous and short.
+func plainKey(k string) bool {
+	if k == "" || len(k) > shortValueMax {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPathKey appends key k to path b: .k for a plain key (k alone at
+// the start), ["k"] or ["k…"]… otherwise.
+func appendPathKey(b []byte, k string) []byte {
+	if plainKey(k) {
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+		return append(b, k...)
+	}
+	b = append(b, '[')
+	b = append(b, shortValue(k)...)
+	return append(b, ']')
+}
+
+// pathKey renders key k as the first step of a path (see appendPathKey).
+func pathKey(k string) string { return string(appendPathKey(nil, k)) }
 
 func (s *scanner) syntax(field string) bool {
 	if s.i >= len(s.b) {
@@ -391,7 +525,9 @@ func (s *scanner) number(field string) ([]byte, bool) {
 }
 
 // float reads a number as float64, as encoding/json does for interface
-// values; a number out of float64's range is an error.
+// values. A number out of float64's range is an error, and so is one whose
+// decimal value the float64 does not keep (see exactFloat): CEL would
+// compare 5000.0000000000001 equal to 5000.
 func (s *scanner) float(field string) (float64, bool) {
 	txt, ok := s.number(field)
 	if !ok {
@@ -399,9 +535,138 @@ func (s *scanner) float(field string) (float64, bool) {
 	}
 	f, err := strconv.ParseFloat(view(txt), 64)
 	if err != nil {
-		return 0, s.fail(field, "number "+string(txt)+" out of range")
+		return 0, s.fail(field, "number "+shortNumber(txt)+" out of range")
+	}
+	if !exactFloat(txt, f) {
+		return 0, s.fail(field, "number has more precision than a 64-bit float can hold; send it as a string")
 	}
 	return f, true
+}
+
+// shortNumber renders a JSON number for an error message: its first
+// shortValueMax bytes, with "…" when cut (number text needs no escaping).
+func shortNumber(txt []byte) string {
+	if len(txt) <= shortValueMax {
+		return string(txt)
+	}
+	return string(txt[:shortValueMax]) + "…"
+}
+
+// exactFloat reports whether f, parsed from the JSON number txt, stands for
+// the same decimal value as txt: the shortest decimal that round-trips to f
+// (strconv's 'g', -1 formatting) has the value of txt. 0.1 or 1e23 are
+// exact in this sense; 5000.0000000000001 (which is 5000), 2^53+1 and
+// 1e-400 (which underflows to 0) are not. Zero (and -0) is exact.
+func exactFloat(txt []byte, f float64) bool {
+	d := parseDecimal(txt)
+	if d.zero() {
+		return true
+	}
+	if f == 0 {
+		return false // underflow
+	}
+	// A decimal of at most 15 significant digits (DBL_DIG) survives the
+	// round trip through a normal float64, so the shortest formatting is
+	// that decimal; subnormals have fewer digits of precision.
+	if d.sig <= 15 && math.Abs(f) >= 0x1p-1022 {
+		return true
+	}
+	var buf [32]byte
+	return d.equal(parseDecimal(strconv.AppendFloat(buf[:0], f, 'g', -1, 64)))
+}
+
+// decimal is the value of a JSON number as sign × 0.D × 10^exp, where D
+// are the significant digits: mant[first:last+1] without its '.', if any.
+type decimal struct {
+	mant        []byte // the number without sign and exponent
+	first, last int    // indexes in mant of the first and last nonzero digit; first < 0 for zero
+	sig         int    // number of significant digits
+	exp         int64
+	neg         bool
+}
+
+func (d *decimal) zero() bool { return d.first < 0 }
+
+// parseDecimal reads syntactically valid JSON number text (which also
+// covers strconv's 'g' output, e.g. 1e+21). Exponents saturate at ±1e15:
+// a body cannot hold enough digits to bring such a number back into
+// float64 range, so it is never compared.
+func parseDecimal(txt []byte) decimal {
+	d := decimal{first: -1}
+	i := 0
+	if i < len(txt) && txt[i] == '-' {
+		d.neg = true
+		i++
+	}
+	j := i
+	for j < len(txt) && txt[j] != 'e' && txt[j] != 'E' {
+		j++
+	}
+	d.mant = txt[i:j]
+	var e int64
+	if j < len(txt) {
+		k := j + 1
+		eneg := false
+		if k < len(txt) && (txt[k] == '+' || txt[k] == '-') {
+			eneg = txt[k] == '-'
+			k++
+		}
+		for ; k < len(txt); k++ {
+			if e < 1e15 {
+				e = e*10 + int64(txt[k]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
+	}
+	point := len(d.mant) // digits before the point
+	for k, c := range d.mant {
+		switch {
+		case c == '.':
+			point = k
+		case c != '0':
+			if d.first < 0 {
+				d.first = k
+			}
+			d.last = k
+		}
+	}
+	if d.first < 0 {
+		return d
+	}
+	d.sig = d.last - d.first + 1
+	if d.first < point && point < d.last {
+		d.sig-- // the point is not a digit
+	}
+	if d.first < point {
+		d.exp = int64(point-d.first) + e // D.DD: digits before the point
+	} else {
+		d.exp = -int64(d.first-point-1) + e // 0.00D: zeros after the point
+	}
+	return d
+}
+
+// equal compares the values of two nonzero decimals.
+func (d *decimal) equal(o decimal) bool {
+	if o.zero() || d.neg != o.neg || d.exp != o.exp || d.sig != o.sig {
+		return false
+	}
+	i, j := d.first, o.first
+	for n := 0; n < d.sig; n++ {
+		if d.mant[i] == '.' {
+			i++
+		}
+		if o.mant[j] == '.' {
+			j++
+		}
+		if d.mant[i] != o.mant[j] {
+			return false
+		}
+		i++
+		j++
+	}
+	return true
 }
 
 // literal consumes true, false or null.
@@ -416,7 +681,9 @@ func (s *scanner) literal(field string, lit string) bool {
 // value decodes any JSON value into the types encoding/json uses for
 // interface{} (map[string]any, []any, string, float64, bool, nil). Strings
 // are copied: generic values end up in CEL activations and response maps
-// whose lifetime the handler does not control.
+// whose lifetime the handler does not control. field is the path of the
+// value; the keys and indexes below it go on the path stack. An array or
+// object may hold at most maxList items.
 func (s *scanner) value(field string) (any, bool) {
 	switch c := s.peek(); c {
 	case '{':
@@ -433,17 +700,22 @@ func (s *scanner) value(field string) (any, bool) {
 			if !more {
 				return m, true
 			}
+			if len(m) >= s.maxList {
+				return nil, s.tooMany(field)
+			}
 			k, ok := s.key(field)
 			if !ok {
 				return nil, false
 			}
 			if _, dup := m[k]; dup {
-				return nil, s.fail(joinField(field, k), "duplicate key")
+				return nil, s.failKey(field, k, "duplicate key")
 			}
+			s.pushKey(k)
 			v, ok := s.value(field)
 			if !ok {
 				return nil, false
 			}
+			s.pop()
 			m[strings.Clone(k)] = v
 		}
 	case '[':
@@ -460,10 +732,15 @@ func (s *scanner) value(field string) (any, bool) {
 			if !more {
 				return a, true
 			}
+			if len(a) >= s.maxList {
+				return nil, s.tooMany(field)
+			}
+			s.pushIndex(len(a))
 			v, ok := s.value(field)
 			if !ok {
 				return nil, false
 			}
+			s.pop()
 			a = append(a, v)
 		}
 	case '"':
@@ -529,7 +806,8 @@ func (s *scanner) skip(field string) bool {
 	}
 }
 
-// joinField appends a key to a path; only called on error paths.
+// joinField appends a constant name to a constant path (request keys go
+// through failKey or appendPathKey instead).
 func joinField(field, key string) string {
 	if field == "" {
 		return key
@@ -545,7 +823,8 @@ func (s *scanner) stringField(field string) (string, bool) {
 	return s.str(field, false)
 }
 
-// stringList reads an array of strings into dst[:0], reusing its storage.
+// stringList reads an array of at most maxList strings into dst[:0],
+// reusing its storage.
 func (s *scanner) stringList(field string, dst []string) ([]string, bool) {
 	if !s.enter(field, '[') {
 		return dst, false
@@ -563,13 +842,15 @@ func (s *scanner) stringList(field string, dst []string) ([]string, bool) {
 			}
 			return out, true
 		}
-		if s.peek() != '"' {
-			return out, s.expected(field+"[]", "string")
+		if len(out) >= s.maxList {
+			return out, s.tooMany(field)
 		}
-		v, ok := s.str(field, false)
+		s.pushIndex(len(out))
+		v, ok := s.stringField(field)
 		if !ok {
 			return out, false
 		}
+		s.pop()
 		out = append(out, v)
 	}
 }

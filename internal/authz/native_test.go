@@ -114,7 +114,7 @@ func TestApprovalEndpoints(t *testing.T) {
 		t.Errorf("owner: %s", w.Body)
 	}
 	w = do(h, "POST", base+"/v1/approvals/plan", `{"resource":{"type":"purchaseorders","properties":{"approvals":[{"step":"a","who":"b"}]}}}`)
-	if w.Code != 400 || !strings.Contains(w.Body.String(), "resource.properties.approvals[].who: unknown field") {
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "resource.properties.approvals[0].who: unknown field") {
 		t.Errorf("bad approval: %d %s", w.Code, w.Body)
 	}
 }
