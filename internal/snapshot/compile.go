@@ -489,7 +489,9 @@ func (c *compiler) run(objs Objects) {
 	}
 	// One policy and one chain per module: the first by name wins.
 	fps = firstPerResource(c, KindFieldPolicy, fps, func(x *v1alpha1.FieldPolicy) (string, string) { return x.Name, string(x.Spec.Resource) })
-	fps = append(fps, failClosedPolicies(fps, brokenFPs)...)
+	// Modules covered only by left-out policies get a policy hiding their
+	// fields (fail closed); it is laid out but not served, so not counted.
+	closed := failClosedPolicies(fps, brokenFPs)
 	chs = firstPerResource(c, KindApprovalChain, chs, func(x *v1alpha1.ApprovalChain) (string, string) { return x.Name, string(x.Spec.Resource) })
 
 	// Left-out groups keep restricting their members (fail closed): they
@@ -500,7 +502,7 @@ func (c *compiler) run(objs Objects) {
 			restrictOnly = append(restrictOnly, n)
 		}
 	}
-	c.build(sortedTrue(roleValid), sortedTrue(grpValid), restrictOnly, fps, chs)
+	c.build(sortedTrue(roleValid), sortedTrue(grpValid), restrictOnly, fps, closed, chs)
 }
 
 // dups returns the names that occur more than once.
@@ -662,8 +664,10 @@ func (c *compiler) cycles(kind, field string, ok map[string]bool, edges func(str
 	}
 }
 
-// build lays out the valid objects for evaluation.
-func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
+// build lays out the valid objects for evaluation, and the left-out
+// groups (restrictOnly) and field policies (failClosed) that keep narrowing
+// access; those are laid out but not served, so Counts leaves them out.
+func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, failClosed []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
 	s := c.s
 	// Intern resources and actions in sorted order, so layout is deterministic.
 	resSet, actSet := map[string]bool{}, map[string]bool{}
@@ -691,7 +695,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps []*v1
 			}
 		}
 	}
-	for _, fp := range fps {
+	for _, fp := range append(slices.Clone(fps), failClosed...) {
 		addRes(fp.Spec.Resource)
 	}
 	for _, ch := range chs {
@@ -922,7 +926,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps []*v1
 
 	// Field policies and chains come before profiles, which precompute
 	// field access per policy.
-	c.buildPolicies(fps)
+	c.buildPolicies(fps, failClosed)
 	c.buildChains(chs)
 
 	// Profiles are independent of each other: fill them on every core.
@@ -991,8 +995,11 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps []*v1
 	}
 	s.extCache = map[string]*profile{}
 
+	// Only what is served counts: left-out groups and the fail-closed
+	// policies standing in for left-out FieldPolicies are laid out but are
+	// reported as problems, not served.
 	s.counts = Counts{Roles: len(s.roles), Groups: len(groupNames), Subjects: served,
-		FieldPolicies: len(s.policies), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
+		FieldPolicies: len(fps), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
 }
 
 func chainAction(ch *v1alpha1.ApprovalChain) string {

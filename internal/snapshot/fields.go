@@ -71,10 +71,11 @@ type fieldResult struct {
 	levels []level // per policy field
 }
 
-func (c *compiler) buildPolicies(fps []*v1alpha1.FieldPolicy) {
+// buildPolicies lays out the served policies, then the fail-closed ones.
+func (c *compiler) buildPolicies(fps, failClosed []*v1alpha1.FieldPolicy) {
 	s := c.s
 	s.policyByRes = map[string]int32{}
-	for _, fp := range fps {
+	for _, fp := range append(slices.Clone(fps), failClosed...) {
 		p := &fieldPolicy{name: fp.Name, resource: string(fp.Spec.Resource), def: toLevel(fp.Spec.Default),
 			relRoles: map[int32]bool{}, relGroups: map[int32]bool{}}
 		for _, f := range fp.Spec.Fields {
