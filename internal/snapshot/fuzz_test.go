@@ -87,8 +87,8 @@ func objectsFromBytes(data []byte, extra string) snapshot.Objects {
 	return o
 }
 
-// FuzzCompile: random objects never panic, every object is either compiled
-// or reported, and problems come sorted.
+// FuzzCompile: random objects never panic, every object is either counted
+// as served or reported (never both), and problems come sorted.
 func FuzzCompile(f *testing.F) {
 	f.Add([]byte{}, "")
 	f.Add([]byte{3, 0, 1, 2, 1, 0, 2, 3, 4, 5, 2, 0, 1, 1, 2, 3, 4}, "resource.properties.x > 1")
@@ -140,10 +140,26 @@ func FuzzCompile(f *testing.F) {
 		for _, c := range objs.ApprovalChains {
 			cn = append(cn, c.Name)
 		}
+		// Counts count what is served: an object is counted or reported,
+		// never both (left-out groups and FieldPolicies are still laid out
+		// to fail closed, but are not served).
 		c := s.Counts()
 		if c.Roles != distinct("Role", rn) || c.Groups != distinct("UserGroup", gn) ||
 			c.FieldPolicies != distinct("FieldPolicy", fn) || c.ApprovalChains != distinct("ApprovalChain", cn) {
-			t.Fatalf("object neither compiled nor reported: counts %+v, problems %v", c, probs)
+			t.Fatalf("counts %+v disagree with the objects not reported (problems %v)", c, probs)
+		}
+		// Subjects: the members of served groups (a served group only
+		// includes served groups, so its members are direct members of one).
+		members := map[v1alpha1.SubjectID]bool{}
+		for _, g := range objs.Groups {
+			if !reported["UserGroup/"+g.Name] {
+				for _, m := range g.Spec.Members {
+					members[m] = true
+				}
+			}
+		}
+		if c.Subjects != len(members) {
+			t.Fatalf("counts %+v: want %d subjects in served groups (problems %v)", c, len(members), probs)
 		}
 		// And the result answers without panicking.
 		for _, sub := range fzSubjects {
