@@ -31,6 +31,8 @@ type activation struct {
 	ctx    map[string]any
 	ad     types.Adapter
 	views  [nViews]mapView
+	// meter counts the evaluation's comprehension steps (see meter).
+	meter meter
 }
 
 // View kinds, indexes into activation.views.
@@ -84,6 +86,7 @@ func newActivation(p *profile, sub *Subject, action string, res *Resource, ctx m
 // release returns a to the pool, dropping its references to the request.
 func (a *activation) release() {
 	a.p, a.sub, a.res, a.ctx, a.action = nil, nil, nil, nil, ""
+	a.meter = meter{}
 	actPool.Put(a)
 }
 
@@ -99,6 +102,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return &a.views[vAction], true
 	case "context":
 		return a.ctx, true
+	case interruptVar:
+		// Asked once per comprehension step, at every nesting level.
+		return a.meter.step(), true
 	}
 	return nil, false
 }

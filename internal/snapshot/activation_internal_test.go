@@ -211,8 +211,8 @@ type outcome struct {
 
 func evalBoth(c *condition, act interpreter.Activation) outcome {
 	var o outcome
-	o.value, o.ok = c.evalStrict(act)
-	o.allow = c.eval(act)
+	o.value, o.ok = c.evalStrict(act, nil)
+	o.allow = c.eval(act, nil)
 	out, _, err := c.prg.Eval(act)
 	o.isErr = err != nil
 	o.out = out
@@ -283,7 +283,7 @@ func TestActivationNoBuild(t *testing.T) {
 	p, sub, res := diffProfiles()[0], &diffSubjects()[0], &diffResources()[0]
 	run := func() {
 		act := newActivation(p, sub, "approve", res, nil)
-		if !c.eval(act) {
+		if !c.eval(act, nil) {
 			t.Fatal("condition is false")
 		}
 		act.release()

@@ -96,7 +96,7 @@ type ApprovalDecision struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Snapshot) stepApplies(k *chain, st *step, res *Resource) bool {
+func (s *Snapshot) stepApplies(k *chain, st *step, res *Resource, b *Budget) bool {
 	if st.cond == nil {
 		return true
 	}
@@ -104,13 +104,13 @@ func (s *Snapshot) stepApplies(k *chain, st *step, res *Resource) bool {
 	act := newActivation(nil, nil, k.action, res, nil)
 	// A condition that cannot be decided (missing amount, wrong type)
 	// keeps the step: skipping it would approve by default.
-	v, ok := st.cond.evalStrict(act)
+	v, ok := st.cond.evalStrict(act, b)
 	act.release()
 	return v || !ok
 }
 
 // eligible tells whether the subject with profile p may approve st on res.
-func (s *Snapshot) eligible(k *chain, st *step, p *profile, sub *Subject, res *Resource) bool {
+func (s *Snapshot) eligible(k *chain, st *step, p *profile, sub *Subject, res *Resource, b *Budget) bool {
 	if p == nil || sub.ID == "" {
 		return false
 	}
@@ -130,16 +130,16 @@ func (s *Snapshot) eligible(k *chain, st *step, p *profile, sub *Subject, res *R
 	if k.forbidSelf && res.OwnerID == sub.ID {
 		return false
 	}
-	return s.check(p, &Request{Subject: *sub, Action: k.action, Resource: *res}).Allowed
+	return s.check(p, &Request{Subject: *sub, Action: k.action, Resource: *res, Budget: b}).Allowed
 }
 
 // knownEligible is eligible for a known member identified only by ID.
-func (s *Snapshot) knownEligible(k *chain, st *step, id string, res *Resource) bool {
+func (s *Snapshot) knownEligible(k *chain, st *step, id string, res *Resource, b *Budget) bool {
 	pi, ok := s.lookup(id)
 	if !ok {
 		return false
 	}
-	return s.eligible(k, st, &s.profiles[pi], &Subject{ID: id}, res)
+	return s.eligible(k, st, &s.profiles[pi], &Subject{ID: id}, res, b)
 }
 
 // candidates are the known members a step names (before the per-record
@@ -167,10 +167,13 @@ func (s *Snapshot) candidates(st *step) []string {
 	return sortedKeys(set)
 }
 
-func (s *Snapshot) planStep(k *chain, st *step, res *Resource) PlannedStep {
+func (s *Snapshot) planStep(k *chain, st *step, res *Resource, b *Budget) PlannedStep {
 	ps := PlannedStep{Name: st.name, Required: st.required, RequireAll: st.requireAll, Eligible: []string{}, ApprovedBy: []string{}}
 	for _, id := range s.candidates(st) {
-		if s.knownEligible(k, st, id, res) {
+		if !b.ok() {
+			break
+		}
+		if s.knownEligible(k, st, id, res, b) {
 			ps.Eligible = append(ps.Eligible, id)
 		}
 	}
@@ -194,6 +197,12 @@ func (s *Snapshot) planStep(k *chain, st *step, res *Resource) PlannedStep {
 // AND allowed the chain's action on the record AND, when the chain says so,
 // a project contact of the record and not its owner.
 func (s *Snapshot) ApprovalPlan(res Resource) ApprovalPlanResult {
+	return s.Within(nil).ApprovalPlan(res)
+}
+
+// ApprovalPlan is Snapshot.ApprovalPlan charged to the budget.
+func (q Bounded) ApprovalPlan(res Resource) ApprovalPlanResult {
+	s, b := q.s, q.b
 	if s == nil {
 		return ApprovalPlanResult{Reason: ReasonNoSnapshot, Steps: []PlannedStep{}}
 	}
@@ -205,10 +214,10 @@ func (s *Snapshot) ApprovalPlan(res Resource) ApprovalPlanResult {
 	out := ApprovalPlanResult{Chain: k.name, Action: k.action, Steps: []PlannedStep{}}
 	for i := range k.steps {
 		st := &k.steps[i]
-		if !s.stepApplies(k, st, &res) {
+		if !s.stepApplies(k, st, &res, b) {
 			continue
 		}
-		ps := s.planStep(k, st, &res)
+		ps := s.planStep(k, st, &res, b)
 		if !ps.Done && out.Current == "" {
 			out.Current = ps.Name
 		}
@@ -222,6 +231,12 @@ func (s *Snapshot) ApprovalPlan(res Resource) ApprovalPlanResult {
 // without its required distinct approvals from eligible approvers) and
 // says whether the subject may approve it now.
 func (s *Snapshot) CanApprove(sub Subject, res Resource) ApprovalDecision {
+	return s.Within(nil).CanApprove(sub, res)
+}
+
+// CanApprove is Snapshot.CanApprove charged to the budget.
+func (q Bounded) CanApprove(sub Subject, res Resource) ApprovalDecision {
+	s, b := q.s, q.b
 	if s == nil {
 		return ApprovalDecision{Reason: ReasonNoSnapshot}
 	}
@@ -233,10 +248,10 @@ func (s *Snapshot) CanApprove(sub Subject, res Resource) ApprovalDecision {
 	p, _ := s.profileFor(&sub)
 	for i := range k.steps {
 		st := &k.steps[i]
-		if !s.stepApplies(k, st, &res) {
+		if !s.stepApplies(k, st, &res, b) {
 			continue
 		}
-		self := s.eligible(k, st, p, &sub, &res)
+		self := s.eligible(k, st, p, &sub, &res, b)
 		var approved []string
 		selfApproved := false
 		for _, a := range res.Approvals {
@@ -248,7 +263,7 @@ func (s *Snapshot) CanApprove(sub Subject, res Resource) ApprovalDecision {
 				ok = self
 				selfApproved = true
 			} else {
-				ok = s.knownEligible(k, st, a.By, &res)
+				ok = s.knownEligible(k, st, a.By, &res, b)
 			}
 			if ok {
 				approved = append(approved, a.By)
@@ -256,7 +271,7 @@ func (s *Snapshot) CanApprove(sub Subject, res Resource) ApprovalDecision {
 		}
 		required := st.required
 		if st.requireAll {
-			ps := s.planStep(k, st, &res)
+			ps := s.planStep(k, st, &res, b)
 			n := len(ps.Eligible)
 			if self && !slices.Contains(ps.Eligible, sub.ID) {
 				n++ // the requester is eligible through request-time groups

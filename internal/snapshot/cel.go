@@ -1,12 +1,14 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 )
 
 // CEL limits. The estimate assumes every list, map and string an expression
@@ -16,8 +18,9 @@ const (
 	// MaxEstimatedCost is the highest estimated worst-case cost an expression
 	// may have; costlier expressions are rejected with InvalidExpression.
 	MaxEstimatedCost = 100_000
-	// RuntimeCostLimit aborts an evaluation that exceeds it; the condition is
-	// then false (deny).
+	// RuntimeCostLimit bounds one evaluation: cel-go's cost limit for the
+	// plan's partial evaluation, and the comprehension steps of a check's
+	// (MaxEvalSteps). Past it the condition is false (deny).
 	RuntimeCostLimit = 100_000
 	// AssumedSize is the size assumed for lists, maps and strings when
 	// estimating cost.
@@ -99,7 +102,10 @@ func compileCondition(src string) (*condition, error) {
 		return nil, fmt.Errorf("is too costly: estimated worst-case cost %d exceeds %d (lists assumed to hold %d items)",
 			est.Max, MaxEstimatedCost, AssumedSize)
 	}
-	prg, err := e.Program(ast, cel.CostLimit(RuntimeCostLimit))
+	// No cel.CostLimit: see Budget. Making the program interruptible has
+	// cel-go ask the activation for interruptVar at every comprehension
+	// step, which is how steps are metered.
+	prg, err := e.Program(ast, cel.InterruptCheckFrequency(1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot be planned: %v", err)
 	}
@@ -110,37 +116,55 @@ func compileCondition(src string) (*condition, error) {
 	return &condition{src: src, ast: ast, prg: prg, part: part}, nil
 }
 
-// eval runs the condition. Any error, non-bool result, cost overrun or panic
-// counts as false: a condition that cannot be decided denies.
-func (c *condition) eval(act any) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	out, _, err := c.prg.Eval(act)
-	if err != nil {
-		return false
-	}
-	b, isBool := out.(types.Bool)
-	return isBool && bool(b)
+// eval runs the condition. Any error, non-bool result, step overrun or
+// panic counts as false: a condition that cannot be decided denies. b (nil:
+// none) is charged the evaluation (see Budget); once it is spent or its
+// context ended the condition does not run, or stops, and is false (the
+// caller reads b.Err()).
+func (c *condition) eval(act any, b *Budget) bool {
+	v, _ := c.evalStrict(act, b)
+	return v
 }
 
 // evalStrict is eval that also says whether the result was a real bool
-// (false on error, non-bool or cost overrun).
-func (c *condition) evalStrict(act any) (value, ok bool) {
-	defer func() {
-		if recover() != nil {
-			value, ok = false, false
-		}
-	}()
-	out, _, err := c.prg.Eval(act)
+// (false on error, non-bool, step overrun or a spent budget).
+func (c *condition) evalStrict(act any, b *Budget) (value, ok bool) {
+	m := &scratchMeter
+	if a, isOurs := act.(*activation); isOurs {
+		m = &a.meter
+	} else if b != nil {
+		// Only our activation can meter steps; others run unbudgeted
+		// (tests comparing activations).
+		b = nil
+	}
+	if !b.begin(m) {
+		return false, false
+	}
+	out, err := c.run(act)
+	b.end(m)
 	if err != nil {
 		return false, false
 	}
-	b, isBool := out.(types.Bool)
-	return isBool && bool(b), isBool
+	v, isBool := out.(types.Bool)
+	return isBool && bool(v), isBool
 }
+
+// scratchMeter stands in for the meter of activations that are not ours;
+// nothing reads it.
+var scratchMeter meter
+
+// run evaluates the program; a panic is an error.
+func (c *condition) run(act any) (out ref.Val, err error) {
+	defer func() {
+		if recover() != nil {
+			out, err = nil, errPanic
+		}
+	}()
+	out, _, err = c.prg.Eval(act)
+	return out, err
+}
+
+var errPanic = errors.New("snapshot: condition panicked")
 
 // residual partially evaluates the condition with the resource unknown. It
 // returns known=true and the value when the condition does not depend on

@@ -207,8 +207,13 @@ func (s *Snapshot) checkConds(gs []rowGrant, w int, bit uint64, p *profile, rs [
 		if act == nil {
 			act = newActivation(p, &req.Subject, req.Action, &req.Resource, req.Context)
 		}
-		if g.cond.eval(act) {
+		if g.cond.eval(act, req.Budget) {
 			d, done = Decision{Allowed: true, Reason: ReasonAllowed, Matched: g.match}, true
+			break
+		}
+		if req.Budget.Err() != nil {
+			// Undecided, not denied: the caller discards the answer.
+			d, done = Decision{Reason: ReasonBudgetExceeded}, true
 			break
 		}
 	}

@@ -451,7 +451,7 @@ func (f *Filter) Matches(res *Resource) bool {
 			return false
 		}
 		act := newActivation(r.p, &r.sub, r.action, res, nil)
-		ok := r.cond.eval(act)
+		ok := r.cond.eval(act, nil)
 		act.release()
 		return ok
 	}

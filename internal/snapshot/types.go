@@ -82,6 +82,9 @@ type Request struct {
 	Resource Resource `json:"resource"`
 	// Context is free-form request context, visible to CEL only.
 	Context map[string]any `json:"context,omitempty"`
+	// Budget, when set, is charged for the conditions this check runs;
+	// once it is spent the check answers ReasonBudgetExceeded.
+	Budget *Budget `json:"-"`
 }
 
 // Match tells which grant allowed a request. Matches are built at compile

@@ -19,6 +19,13 @@ const genericID = "\x00gatehouse-generic-subject"
 // it. Only snapshot attributes are used: request-time properties and IdP
 // groups are unknown here.
 func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
+	return s.Within(nil).WhoCan(action, res)
+}
+
+// WhoCan is Snapshot.WhoCan charged to the budget; it stops early (an
+// incomplete list) once the budget is spent or its context ends.
+func (q Bounded) WhoCan(action string, res Resource) []Grantee {
+	s, b := q.s, q.b
 	if s == nil {
 		return nil
 	}
@@ -36,8 +43,11 @@ func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
 	ri := s.resIdx[res.Type]
 	ai := s.actIdx[action]
 	w, bit := int(ai>>6), uint64(1)<<(ai&63)
-	req := &Request{Action: action, Resource: res}
+	req := &Request{Action: action, Resource: res, Budget: b}
 	for pi := range s.profiles {
+		if !b.ok() {
+			break
+		}
 		p := &s.profiles[pi]
 		if len(p.members) == 0 || !p.hasRoles {
 			continue
@@ -59,7 +69,10 @@ func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
 			req.Subject = Subject{ID: genericID}
 			generic = s.check(p, req)
 		}
-		for _, id := range p.members {
+		for n, id := range p.members {
+			if n&1023 == 1023 && !b.ok() {
+				break
+			}
 			d := generic
 			if perMember || candidates[id] {
 				req.Subject = Subject{ID: id}
@@ -77,6 +90,12 @@ func (s *Snapshot) WhoCan(action string, res Resource) []Grantee {
 // Actions lists every action of the tenant (every action some object names)
 // the subject may perform on the record, sorted.
 func (s *Snapshot) Actions(sub Subject, res Resource) []string {
+	return s.Within(nil).Actions(sub, res)
+}
+
+// Actions is Snapshot.Actions charged to the budget.
+func (q Bounded) Actions(sub Subject, res Resource) []string {
+	s := q.s
 	out := []string{}
 	if s == nil {
 		return out
@@ -85,7 +104,7 @@ func (s *Snapshot) Actions(sub Subject, res Resource) []string {
 	if p == nil {
 		return out
 	}
-	req := &Request{Subject: sub, Resource: res}
+	req := &Request{Subject: sub, Resource: res, Budget: q.b}
 	for _, a := range s.actNames[1:] {
 		req.Action = a
 		if s.check(p, req).Allowed {
