@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,6 +24,30 @@ const (
 	DefaultPageLimit       = 100
 	DefaultMaxPageLimit    = 1000
 	DefaultMaxCandidates   = 1000
+
+	// DefaultMaxBytesInFlight bounds the request bytes all requests in
+	// flight buffer together, DefaultMaxBytesPerCaller one caller's share.
+	DefaultMaxBytesInFlight  = 64 << 20
+	DefaultMaxBytesPerCaller = 16 << 20
+	// DefaultMaxRequestCost is the cost units (condition evaluations and
+	// comprehension steps, see snapshot.Budget) one request's conditions
+	// may spend together, DefaultMaxConditionTime the time.
+	DefaultMaxRequestCost   = 1_000_000
+	DefaultMaxConditionTime = 25 * time.Millisecond
+	// DefaultMaxInFlight is how many requests work at once; the others
+	// queue fairly (DefaultMaxQueuePerFlow per caller and tenant,
+	// DefaultMaxQueue in all) for at most DefaultQueueWait.
+	DefaultMaxInFlight     = 64
+	DefaultMaxQueuePerFlow = 64
+	DefaultMaxQueue        = 1024
+	DefaultQueueWait       = 500 * time.Millisecond
+	// DefaultFailedAuthRate and DefaultFailedAuthBurst limit failed
+	// authentications and tenant authorizations per source address (per
+	// second, and in a burst).
+	DefaultFailedAuthRate  = 5
+	DefaultFailedAuthBurst = 20
+	// maxFailureSources bounds the source addresses remembered.
+	maxFailureSources = 10_000
 )
 
 // RevisionHeader is the response header carrying the revision of the
@@ -88,6 +111,32 @@ type Options struct {
 	// metrics). nil observes nothing and costs nothing.
 	Observer Observer
 
+	// MaxBytesInFlight bounds the request body bytes all requests being
+	// read hold together (default 64 MiB), MaxBytesPerCaller one caller's
+	// share (default 16 MiB); beyond them a request gets 429.
+	MaxBytesInFlight, MaxBytesPerCaller int64
+	// MaxRequestCost bounds the cost all conditions of one request spend
+	// together (default 1,000,000 units: one per condition evaluation and
+	// per comprehension step, see snapshot.Budget), MaxConditionTime the
+	// time they run (default 25 ms). A request that needs more gets 422
+	// and no partial answer.
+	MaxRequestCost   int64
+	MaxConditionTime time.Duration
+	// MaxInFlight is how many requests are decoded and evaluated at once
+	// (default 64). Beyond it requests queue per flow (caller and tenant),
+	// at most MaxQueuePerFlow per flow (default 64) and MaxQueue in all
+	// (default 1,024), for at most QueueWait (default 500 ms), and freed
+	// slots go to the queued flows in turn. A request that finds its
+	// queue full or waits too long gets 429 with Retry-After.
+	MaxInFlight, MaxQueuePerFlow, MaxQueue int
+	QueueWait                              time.Duration
+	// FailedAuthRate and FailedAuthBurst limit the failed authentications
+	// and tenant authorizations (401, 403) per source address: per second
+	// (default 5) after a burst (default 20). A source beyond them gets 429
+	// before its credentials are looked at. A negative rate disables it.
+	FailedAuthRate  float64
+	FailedAuthBurst int
+
 	// SAR says which Kubernetes requests POST /subjectaccessreview
 	// answers from tenant policy (default: the resources of
 	// DefaultSARGroup as modules); everything else gets no opinion.
@@ -104,10 +153,13 @@ type Handler struct {
 	lim   limits
 	log   *decisionLog
 
-	pool    sync.Pool // *state
-	writers sync.Pool // *statusWriter, only with an Observer
-	revs    atomic.Pointer[map[*snapshot.Snapshot][]string]
-	revM    sync.Mutex
+	pool     sync.Pool // *state
+	writers  sync.Pool // *statusWriter
+	seats    *fairLimiter
+	bytes    *byteBudget
+	failures *failureLimiter // nil: failures are not limited
+	revs     atomic.Pointer[map[*snapshot.Snapshot][]string]
+	revM     sync.Mutex
 }
 
 // state is the per-request scratch the pool recycles: body buffer,
@@ -118,6 +170,11 @@ type state struct {
 	req  request
 	dec  decisionOut
 	q    snapshot.Request
+	// budget bounds the request's condition work; q.Budget points at it.
+	budget snapshot.Budget
+	// held bytes of the byte budget, reserved for caller.
+	held   int64
+	caller string
 }
 
 // New returns a Handler serving st. It fails when Options lack an
@@ -159,6 +216,28 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	if err := opts.SAR.validate(); err != nil {
 		return nil, err
 	}
+	defInt64(&opts.MaxBytesInFlight, DefaultMaxBytesInFlight)
+	defInt64(&opts.MaxBytesPerCaller, DefaultMaxBytesPerCaller)
+	defInt64(&opts.MaxRequestCost, DefaultMaxRequestCost)
+	defInt(&opts.MaxInFlight, DefaultMaxInFlight)
+	defInt(&opts.MaxQueuePerFlow, DefaultMaxQueuePerFlow)
+	defInt(&opts.MaxQueue, DefaultMaxQueue)
+	defInt(&opts.FailedAuthBurst, DefaultFailedAuthBurst)
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
+	if opts.MaxConditionTime <= 0 {
+		opts.MaxConditionTime = DefaultMaxConditionTime
+	}
+	if opts.FailedAuthRate == 0 {
+		opts.FailedAuthRate = DefaultFailedAuthRate
+	}
+	if opts.MaxBytesPerCaller > opts.MaxBytesInFlight {
+		opts.MaxBytesPerCaller = opts.MaxBytesInFlight
+	}
+	if opts.MaxBytesPerCaller < opts.MaxBodyBytes+1 {
+		return nil, fmt.Errorf("authz: MaxBytesPerCaller (%d) must hold at least one body of MaxBodyBytes (%d)", opts.MaxBytesPerCaller, opts.MaxBodyBytes)
+	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	h := &Handler{
 		store: st,
@@ -166,11 +245,28 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 		lim:   limits{maxDepth: opts.MaxDepth, maxBatch: opts.MaxBatch},
 		log:   newDecisionLog(opts.DecisionLog, opts.DecisionLogSampleRate),
 	}
+	h.seats = newFairLimiter(opts.MaxInFlight, opts.MaxQueuePerFlow, opts.MaxQueue, opts.QueueWait)
+	h.bytes = newByteBudget(opts.MaxBytesInFlight, opts.MaxBytesPerCaller)
+	if opts.FailedAuthRate > 0 {
+		h.failures = newFailureLimiter(opts.FailedAuthRate, opts.FailedAuthBurst, maxFailureSources)
+	}
 	h.pool.New = func() any { return &state{} }
 	h.writers.New = func() any { return &statusWriter{} }
 	empty := map[*snapshot.Snapshot][]string{}
 	h.revs.Store(&empty)
 	return h, nil
+}
+
+func defInt(p *int, v int) {
+	if *p <= 0 {
+		*p = v
+	}
+}
+
+func defInt64(p *int64, v int64) {
+	if *p <= 0 {
+		*p = v
+	}
 }
 
 // Shared header values. net/http only reads header slices when writing the
@@ -299,25 +395,31 @@ func validTenant(s string) bool {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Observer == nil {
-		h.serve(w, r)
-		return
+	var start time.Time
+	if h.opts.Observer != nil {
+		start = time.Now()
 	}
-	start := time.Now()
 	sw := h.writers.Get().(*statusWriter)
-	sw.ResponseWriter, sw.status = w, 0
+	sw.ResponseWriter, sw.status, sw.seats = w, 0, nil
 	ep := h.serve(sw, r)
-	status := sw.status
-	if status == 0 {
-		status = http.StatusOK // nothing written: net/http answers 200
+	sw.freeSeat()
+	if h.opts.Observer != nil {
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http answers 200
+		}
+		h.opts.Observer.ObserveRequest(endpointNames[ep], status, time.Since(start))
 	}
-	h.opts.Observer.ObserveRequest(endpointNames[ep], status, time.Since(start))
 	sw.ResponseWriter = nil
 	h.writers.Put(sw)
 }
 
-// serve answers one request and returns the endpoint it routed to.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
+// serve answers one request and returns the endpoint it routed to. The
+// order is the order of cost: the route and the source's failure budget
+// (free), the caller and the tenant (cached reviews), the body (memory,
+// from the byte budget), then a seat (CPU, shared fairly), then the work
+// (bounded by the request's budget).
+func (h *Handler) serve(w *statusWriter, r *http.Request) endpoint {
 	hdr := w.Header()
 	if id, ok := r.Header[requestIDHeader]; ok {
 		hdr[requestIDHeader] = id
@@ -341,10 +443,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
 		h.fail(w, http.StatusMethodNotAllowed, "use POST")
 		return rt.ep
 	}
+	src := ""
+	if h.failures != nil {
+		src = sourceOf(r.RemoteAddr)
+		if h.failures.blocked(src) {
+			h.reject(w, rejectedAuthFailures, "too many failed authentications from this address; retry later")
+			return rt.ep
+		}
+	}
 	caller, status, msg := h.authenticate(r)
 	if caller == nil {
 		if status == http.StatusUnauthorized {
 			hdr["Www-Authenticate"] = hdrBearer
+			h.failed(src)
 		} else {
 			hdr["Retry-After"] = hdrRetry
 		}
@@ -355,11 +466,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
 		h.serveSAR(w, r, caller)
 		return rt.ep
 	}
-	if status, msg := h.authorizeTenant(r.Context(), caller, rt.tenant); status != 0 {
-		if status == http.StatusServiceUnavailable {
-			hdr["Retry-After"] = hdrRetry
-		}
-		h.fail(w, status, msg)
+	if !h.tenantAllowed(w, r, caller, rt.tenant, src) {
 		return rt.ep
 	}
 	if rt.ep == epDiscovery {
@@ -373,13 +480,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
 
 	st := h.pool.Get().(*state)
 	defer h.put(st)
-	body, status, msg := h.readBody(r, st.body)
-	st.body = body
-	if status != 0 {
-		h.fail(w, status, msg)
+	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, caller, rt.tenant) {
 		return rt.ep
 	}
-	if derr := st.req.decode(body, rt.ep, h.lim); derr != nil {
+	st.budget.Reset(r.Context(), h.opts.MaxRequestCost, h.opts.MaxConditionTime)
+	if derr := st.req.decode(st.body, rt.ep, h.lim); derr != nil {
 		h.badRequest(w, rt.tenant, derr.Error())
 		return rt.ep
 	}
@@ -394,7 +499,101 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) endpoint {
 	return rt.ep
 }
 
+// tenantAllowed authorizes the caller for the tenant, answering the
+// refusal itself; a denial counts as a failure of the source.
+func (h *Handler) tenantAllowed(w http.ResponseWriter, r *http.Request, caller *Caller, tenant, src string) bool {
+	status, msg := h.authorizeTenant(r.Context(), caller, tenant)
+	switch status {
+	case 0:
+		return true
+	case http.StatusServiceUnavailable:
+		w.Header()["Retry-After"] = hdrRetry
+	case http.StatusForbidden:
+		h.failed(src)
+	}
+	h.fail(w, status, msg)
+	return false
+}
+
+// failed spends one of the source's failures.
+func (h *Handler) failed(src string) {
+	if h.failures != nil {
+		h.failures.fail(src)
+	}
+}
+
+// takeBody reads the body into st, answering a refusal itself.
+func (h *Handler) takeBody(w http.ResponseWriter, r *http.Request, st *state, caller *Caller) bool {
+	body, held, why := h.readBody(r, st.body, caller.Key)
+	st.body, st.held, st.caller = body, held, caller.Key
+	switch why {
+	case bodyRead:
+		return true
+	case bodyTooLarge:
+		h.fail(w, http.StatusRequestEntityTooLarge, "request body larger than "+itoa(int(h.opts.MaxBodyBytes))+" bytes")
+	case bodyNoBudget:
+		h.reject(w, rejectedBytes, "too many request bytes in flight; retry later")
+	default:
+		h.fail(w, http.StatusBadRequest, "cannot read request body")
+	}
+	return false
+}
+
+// takeSeat waits for a seat for the flow (caller, tenant), answering a
+// refusal itself. The seat is freed when the answer starts (statusWriter),
+// so a slow reader does not hold it.
+func (h *Handler) takeSeat(w *statusWriter, r *http.Request, caller *Caller, tenant string) bool {
+	a, waited := h.seats.acquire(r.Context(), flowKey{caller.Key, tenant})
+	if waited > 0 && h.opts.Observer != nil {
+		h.opts.Observer.ObserveQueued(waited)
+	}
+	switch a {
+	case admitted:
+		w.seats = h.seats
+		return true
+	case rejectFull:
+		h.reject(w, rejectedQueueFull, "too many requests in flight; retry later")
+	case rejectWaited:
+		h.reject(w, rejectedQueueWait, "too many requests in flight; retry later")
+	default:
+		h.reject(w, rejectedGone, "request cancelled while queued")
+	}
+	return false
+}
+
+// reject answers 429 with Retry-After and counts the refusal.
+func (h *Handler) reject(w http.ResponseWriter, why rejection, msg string) {
+	if h.opts.Observer != nil {
+		h.opts.Observer.ObserveRejected(rejectionNames[why])
+	}
+	w.Header()["Retry-After"] = hdrRetry
+	h.fail(w, http.StatusTooManyRequests, msg)
+}
+
+// overBudget answers a request whose budget ran out (422) or whose caller
+// left; it reports whether it did.
+func (h *Handler) overBudget(w http.ResponseWriter, st *state) bool {
+	err := st.budget.Err()
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, snapshot.ErrBudgetExceeded) {
+		if h.opts.Observer != nil {
+			h.opts.Observer.ObserveRejected(rejectionNames[rejectedBudget])
+		}
+		h.fail(w, http.StatusUnprocessableEntity, "request exceeds its condition budget ("+itoa(int(st.budget.Limit()))+" cost units or "+st.budget.TimeLimit().String()+" of evaluation); send fewer evaluations, candidates or list items")
+		return true
+	}
+	// The caller left (or the server is shutting down): nobody reads
+	// this answer.
+	h.fail(w, http.StatusServiceUnavailable, "request cancelled")
+	return true
+}
+
 func (h *Handler) put(st *state) {
+	h.bytes.free(st.caller, st.held)
+	st.held, st.caller = 0, ""
+	st.budget.Reset(nil, 0, 0)
 	if cap(st.body) > maxPooledBuffer {
 		st.body = nil
 	}
@@ -453,36 +652,6 @@ func (h *Handler) authorizeTenant(ctx context.Context, c *Caller, tenant string)
 		return http.StatusForbidden, "caller may not query tenant " + tenant
 	}
 	return 0, ""
-}
-
-// readBody reads the request body into buf (reused), up to MaxBodyBytes.
-func (h *Handler) readBody(r *http.Request, buf []byte) ([]byte, int, string) {
-	max := h.opts.MaxBodyBytes
-	if r.ContentLength > max {
-		return buf[:0], http.StatusRequestEntityTooLarge, "request body larger than " + itoa(int(max)) + " bytes"
-	}
-	buf = buf[:0]
-	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength+1 {
-		buf = make([]byte, 0, r.ContentLength+1)
-	} else if cap(buf) == 0 {
-		buf = make([]byte, 0, 1024)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
-			return buf[:0], http.StatusRequestEntityTooLarge, "request body larger than " + itoa(int(max)) + " bytes"
-		}
-		if err == io.EOF {
-			return buf, 0, ""
-		}
-		if err != nil {
-			return buf[:0], http.StatusBadRequest, "cannot read request body"
-		}
-	}
 }
 
 // fail writes an error response.
@@ -584,10 +753,13 @@ func (h *Handler) serveEvaluation(w http.ResponseWriter, r *http.Request, st *st
 	if !ok {
 		return
 	}
-	st.q = snapshot.Request{Subject: t.sub, Action: t.action, Resource: t.res, Context: t.ctx}
+	st.q = snapshot.Request{Subject: t.sub, Action: t.action, Resource: t.res, Context: t.ctx, Budget: &st.budget}
 	q := &st.q
 	o := &st.dec
 	o.d = snap.Check(q)
+	if h.overBudget(w, st) {
+		return
+	}
 	o.explain = wantExplain(r)
 	o.fields = snapshot.FieldAccessResult{}
 	if o.d.Allowed {
@@ -670,9 +842,12 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	out := st.out[:0]
 	allowed, denied := 0, 0
 	if len(req.items) == 0 {
-		st.q = snapshot.Request{Subject: top.sub, Action: top.action, Resource: top.res, Context: top.ctx}
+		st.q = snapshot.Request{Subject: top.sub, Action: top.action, Resource: top.res, Context: top.ctx, Budget: &st.budget}
 		q := &st.q
 		*o = decisionOut{d: snap.Check(q), revision: rev, explain: explain}
+		if h.overBudget(w, st) {
+			return
+		}
 		if o.d.Allowed {
 			o.fields = snap.Fields(q)
 		}
@@ -686,10 +861,18 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	} else {
 		out = append(out, `{"evaluations":[`...)
 		for i := range req.items {
+			// Items without conditions never look at the budget: look
+			// at the context now and then.
+			if i&63 == 63 && !st.budget.Alive() {
+				break
+			}
 			it := &req.items[i]
-			st.q = snapshot.Request{Subject: it.sub, Action: it.action, Resource: it.res, Context: it.ctx}
+			st.q = snapshot.Request{Subject: it.sub, Action: it.action, Resource: it.res, Context: it.ctx, Budget: &st.budget}
 			q := &st.q
 			*o = decisionOut{d: snap.Check(q), explain: explain}
+			if st.budget.Err() != nil {
+				break
+			}
 			if o.d.Allowed {
 				o.fields = snap.Fields(q)
 			}
@@ -709,6 +892,10 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 			}
 		}
 		out = append(out, `]}`...)
+		if h.overBudget(w, st) {
+			st.out = out
+			return
+		}
 	}
 	st.out = out
 	w.Header()[RevisionHeader] = h.revisionHeader(snap)

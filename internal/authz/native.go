@@ -202,13 +202,17 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 		return
 	}
 	rev := revisionOf(snap)
+	bounded := snap.Within(&st.budget)
 	switch rt.ep {
 	case epSearchSubject:
 		typ := t.sub.Type
 		if typ == "" {
 			typ = "user"
 		}
-		grantees := snap.WhoCan(t.action, t.res)
+		grantees := bounded.WhoCan(t.action, t.res)
+		if h.overBudget(w, st) {
+			return
+		}
 		keys := make([]string, len(grantees))
 		for i, g := range grantees {
 			keys[i] = g.Subject
@@ -223,7 +227,10 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 		}
 		h.writeJSON(w, snap, searchOut[subjectResult]{Results: res, Page: po, Context: map[string]any{"revision": rev}})
 	case epSearchAction:
-		acts := snap.Actions(t.sub, t.res)
+		acts := bounded.Actions(t.sub, t.res)
+		if h.overBudget(w, st) {
+			return
+		}
 		page, po, ok := h.pageByKey(w, tenant, req, acts)
 		if !ok {
 			return
@@ -245,15 +252,23 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 	case epPlan:
 		h.plan(w, snap, req, tenant)
 	case epApprovalPlan:
+		ap := bounded.ApprovalPlan(t.res)
+		if h.overBudget(w, st) {
+			return
+		}
 		h.writeJSON(w, snap, struct {
 			Revision string `json:"revision"`
 			snapshot.ApprovalPlanResult
-		}{rev, snap.ApprovalPlan(t.res)})
+		}{rev, ap})
 	case epApprovalCheck:
+		ad := bounded.CanApprove(t.sub, t.res)
+		if h.overBudget(w, st) {
+			return
+		}
 		h.writeJSON(w, snap, struct {
 			Revision string `json:"revision"`
 			snapshot.ApprovalDecision
-		}{rev, snap.CanApprove(t.sub, t.res)})
+		}{rev, ad})
 	}
 }
 
@@ -279,10 +294,16 @@ func (h *Handler) searchResource(w http.ResponseWriter, snap *snapshot.Snapshot,
 			h.badRequest(w, tenant, "context.candidates["+itoa(i)+"].type: must equal resource.type")
 			return
 		}
-		q := snapshot.Request{Subject: t.sub, Action: t.action, Resource: *c, Context: t.ctx}
+		q := snapshot.Request{Subject: t.sub, Action: t.action, Resource: *c, Context: t.ctx, Budget: &st.budget}
 		if snap.Check(&q).Allowed {
 			allowed = append(allowed, i)
 		}
+		if !st.budget.Alive() {
+			break
+		}
+	}
+	if h.overBudget(w, st) {
+		return
 	}
 	// Paging is by position among the allowed candidates.
 	if start > len(allowed) {

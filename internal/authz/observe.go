@@ -15,6 +15,40 @@ type Observer interface {
 	// ObserveDecisions is called once per answered evaluation or
 	// evaluations request with how many evaluations it allowed and denied.
 	ObserveDecisions(allowed, denied int)
+	// ObserveRejected is called when a request is shed or stopped for a
+	// limit, with the reason (one of RejectionReasons).
+	ObserveRejected(reason string)
+	// ObserveQueued is called when a request waited for a slot, with how
+	// long it waited (whether or not it got one).
+	ObserveQueued(waited time.Duration)
+}
+
+// rejection is why a request was shed or stopped.
+type rejection uint8
+
+const (
+	rejectedQueueFull    rejection = iota // its flow's queue or the total queue was full
+	rejectedQueueWait                     // no slot within QueueWait
+	rejectedGone                          // the caller left while queued
+	rejectedBytes                         // the byte budget of requests in flight was spent
+	rejectedAuthFailures                  // its source failed authentication too often
+	rejectedBudget                        // its conditions cost more than MaxRequestCost
+)
+
+// rejectionNames are the reasons an Observer receives, indexed by rejection.
+var rejectionNames = [...]string{
+	rejectedQueueFull:    "queue_full",
+	rejectedQueueWait:    "queue_wait",
+	rejectedGone:         "cancelled",
+	rejectedBytes:        "bytes_in_flight",
+	rejectedAuthFailures: "auth_failures",
+	rejectedBudget:       "request_budget",
+}
+
+// RejectionReasons lists the reasons ObserveRejected receives, so that an
+// Observer can create its series up front.
+func RejectionReasons() []string {
+	return append([]string(nil), rejectionNames[:]...)
 }
 
 // endpointNames are the metric names of the endpoints, indexed by endpoint.
@@ -39,11 +73,14 @@ func EndpointNames() []string {
 	return append([]string(nil), endpointNames[:]...)
 }
 
-// statusWriter remembers the status a handler sends. It is pooled and used
-// only when an Observer is set.
+// statusWriter remembers the status a handler sends and frees the
+// request's seat when the answer starts: the work is done by then, and a
+// client that reads slowly must not hold a seat others wait for. It is
+// pooled.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	seats  *fairLimiter // the seat held, nil when none
 }
 
 // WriteHeader records the first status.
@@ -51,6 +88,7 @@ func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
+	s.freeSeat()
 	s.ResponseWriter.WriteHeader(code)
 }
 
@@ -59,7 +97,16 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
+	s.freeSeat()
 	return s.ResponseWriter.Write(b)
+}
+
+// freeSeat releases the seat once.
+func (s *statusWriter) freeSeat() {
+	if s.seats != nil {
+		s.seats.release()
+		s.seats = nil
+	}
 }
 
 // observeDecisions reports one request's decisions to the Observer.

@@ -14,6 +14,7 @@ type recordingObserver struct {
 	allowed   int
 	denied    int
 	durations []time.Duration
+	rejected  []string
 }
 
 func (o *recordingObserver) ObserveRequest(endpoint string, status int, elapsed time.Duration) {
@@ -22,6 +23,14 @@ func (o *recordingObserver) ObserveRequest(endpoint string, status int, elapsed 
 	o.requests = append(o.requests, endpoint+" "+itoa(status))
 	o.durations = append(o.durations, elapsed)
 }
+
+func (o *recordingObserver) ObserveRejected(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.rejected = append(o.rejected, reason)
+}
+
+func (o *recordingObserver) ObserveQueued(time.Duration) {}
 
 func (o *recordingObserver) ObserveDecisions(allowed, denied int) {
 	o.mu.Lock()
@@ -104,6 +113,8 @@ type countingObserver struct{ n int }
 
 func (o *countingObserver) ObserveRequest(string, int, time.Duration) { o.n++ }
 func (o *countingObserver) ObserveDecisions(int, int)                 {}
+func (o *countingObserver) ObserveRejected(string)                    {}
+func (o *countingObserver) ObserveQueued(time.Duration)               {}
 
 func TestObserverAllocs(t *testing.T) {
 	if raceEnabled {

@@ -272,19 +272,18 @@ const (
 // Requests the options do not map are answered "no opinion" before the
 // tenant is looked at. For the others, the caller (normally the API
 // server) must be allowed to query the tenant like any other caller.
-func (h *Handler) serveSAR(w http.ResponseWriter, r *http.Request, caller *Caller) {
+func (h *Handler) serveSAR(w *statusWriter, r *http.Request, caller *Caller) {
 	if ct := r.Header["Content-Type"]; len(ct) > 0 && !isJSON(ct[0]) {
 		h.fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
 	st := h.pool.Get().(*state)
 	defer h.put(st)
-	body, status, msg := h.readBody(r, st.body)
-	st.body = body
-	if status != 0 {
-		h.fail(w, status, msg)
+	// The tenant is in the body: the flow is the caller's alone.
+	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, caller, "") {
 		return
 	}
+	body := st.body
 	var sar authorizationv1.SubjectAccessReview
 	present, derr := decodeSAR(body, h.opts.MaxDepth, &sar)
 	if derr != nil {
@@ -314,11 +313,7 @@ func (h *Handler) serveSAR(w http.ResponseWriter, r *http.Request, caller *Calle
 		answer(nil, authorizationv1.SubjectAccessReviewStatus{Reason: reason})
 		return
 	}
-	if status, msg := h.authorizeTenant(r.Context(), caller, ra.Namespace); status != 0 {
-		if status == http.StatusServiceUnavailable {
-			w.Header()["Retry-After"] = hdrRetry
-		}
-		h.fail(w, status, msg)
+	if !h.tenantAllowed(w, r, caller, ra.Namespace, sourceOf(r.RemoteAddr)) {
 		return
 	}
 	snap := h.store.Snapshot(ra.Namespace)

@@ -22,6 +22,10 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultShutdownTimeout   = 10 * time.Second
+	// DefaultMaxConnections and DefaultMaxConnectionsPerSource bound the
+	// connections held open, in all and per client address.
+	DefaultMaxConnections          = 10_000
+	DefaultMaxConnectionsPerSource = 1_000
 )
 
 // ServerOptions configure NewServer.
@@ -44,6 +48,10 @@ type ServerOptions struct {
 	ShutdownTimeout time.Duration
 	// MaxHeaderBytes bounds request headers (default 64 KiB).
 	MaxHeaderBytes int
+	// MaxConnections and MaxConnectionsPerSource bound the connections
+	// held open, in all (default 10,000) and per client address (default
+	// 1,000); a connection beyond them is closed when accepted.
+	MaxConnections, MaxConnectionsPerSource int
 	// ErrorLog receives net/http's connection errors (nil: discarded,
 	// since TLS handshake noise from scanners is not actionable).
 	ErrorLog *log.Logger
@@ -57,6 +65,8 @@ type Server struct {
 	certs    *certReloader
 	shutdown time.Duration
 	addr     string
+	maxConns int
+	perSrc   int
 
 	mu sync.Mutex
 	ln net.Listener
@@ -78,6 +88,8 @@ func NewServer(h http.Handler, o ServerOptions) (*Server, error) {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	defInt(&o.MaxConnections, DefaultMaxConnections)
+	defInt(&o.MaxConnectionsPerSource, DefaultMaxConnectionsPerSource)
 	if o.ErrorLog == nil {
 		o.ErrorLog = log.New(discard{}, "", 0)
 	}
@@ -94,6 +106,8 @@ func NewServer(h http.Handler, o ServerOptions) (*Server, error) {
 		},
 		shutdown: o.ShutdownTimeout,
 		addr:     o.Addr,
+		maxConns: o.MaxConnections,
+		perSrc:   o.MaxConnectionsPerSource,
 	}
 	switch {
 	case o.CertFile != "" || o.KeyFile != "":
@@ -123,9 +137,10 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // TLS reports whether the server serves HTTPS.
 func (s *Server) TLS() bool { return s.certs != nil }
 
-// Serve serves on ln until Shutdown; it returns http.ErrServerClosed after
-// a shutdown.
+// Serve serves on ln until Shutdown, within the connection limits; it
+// returns http.ErrServerClosed after a shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = newConnLimiter(ln, s.maxConns, s.perSrc)
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()

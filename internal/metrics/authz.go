@@ -34,15 +34,33 @@ var (
 		Name:      "authz_decisions_total",
 		Help:      "Evaluations answered by the AuthZEN evaluation and evaluations endpoints, by decision (allow or deny).",
 	}, []string{"decision"})
+
+	// AuthzRejected counts requests shed or stopped for a limit, by reason
+	// (queue_full, queue_wait, cancelled, bytes_in_flight, auth_failures,
+	// request_budget).
+	AuthzRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse",
+		Name:      "authz_rejected_total",
+		Help:      "Requests to the authorization endpoint refused by a limit (429, or 422 for request_budget), by reason.",
+	}, []string{"reason"})
+
+	// AuthzQueueWait observes how long requests waited for a slot when
+	// every slot was taken.
+	AuthzQueueWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gatehouse",
+		Name:      "authz_queue_wait_seconds",
+		Help:      "Time requests waited in the fair queue for a slot (only requests that queued), whether or not they got one.",
+		Buckets:   prometheus.ExponentialBuckets(0.0001, 2, 14),
+	})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(AuthzRequests, AuthzDuration, AuthzDecisions)
+	ctrlmetrics.Registry.MustRegister(AuthzRequests, AuthzDuration, AuthzDecisions, AuthzRejected, AuthzQueueWait)
 }
 
 // commonCodes are the statuses the endpoint sends; their series are resolved
 // up front so that observing a request does not allocate.
-var commonCodes = [...]int{200, 400, 401, 403, 404, 405, 413, 415, 500, 503}
+var commonCodes = [...]int{200, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503}
 
 // AuthzObserver records the authorization endpoint's traffic in the metrics
 // above. It implements authz.Observer without importing it (the evaluator
@@ -50,6 +68,7 @@ var commonCodes = [...]int{200, 400, 401, 403, 404, 405, 413, 415, 500, 503}
 type AuthzObserver struct {
 	endpoints         map[string]*endpointSeries
 	allowed, rejected prometheus.Counter
+	reasons           map[string]prometheus.Counter
 }
 
 type endpointSeries struct {
@@ -61,8 +80,9 @@ type endpointSeries struct {
 // NewAuthzObserver returns an observer with the series of endpoints (from
 // authz.EndpointNames) created, so that they read 0 before the first
 // request instead of being absent.
-func NewAuthzObserver(endpoints []string) *AuthzObserver {
+func NewAuthzObserver(endpoints []string, reasons ...string) *AuthzObserver {
 	o := &AuthzObserver{
+		reasons:   make(map[string]prometheus.Counter, len(reasons)),
 		endpoints: make(map[string]*endpointSeries, len(endpoints)),
 		allowed:   AuthzDecisions.WithLabelValues("allow"),
 		rejected:  AuthzDecisions.WithLabelValues("deny"),
@@ -74,7 +94,24 @@ func NewAuthzObserver(endpoints []string) *AuthzObserver {
 		}
 		o.endpoints[name] = s
 	}
+	for _, r := range reasons {
+		o.reasons[r] = AuthzRejected.WithLabelValues(r)
+	}
 	return o
+}
+
+// ObserveRejected counts a refused request.
+func (o *AuthzObserver) ObserveRejected(reason string) {
+	if c, ok := o.reasons[reason]; ok {
+		c.Inc()
+		return
+	}
+	AuthzRejected.WithLabelValues(reason).Inc()
+}
+
+// ObserveQueued observes a queue wait.
+func (o *AuthzObserver) ObserveQueued(waited time.Duration) {
+	AuthzQueueWait.Observe(waited.Seconds())
 }
 
 // ObserveRequest counts one request and observes its duration.

@@ -1,0 +1,185 @@
+package authz
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// fairLimiter bounds the requests that do work at once (seats) and, when
+// they are all taken, queues requests per flow and hands freed seats to the
+// flows in turn, as kube-apiserver's API Priority and Fairness does with
+// its fair queuing: a flow that sends a thousand requests gets the same
+// share of freed seats as a flow that sends one, so a flooding caller
+// delays itself, not the others. Beyond a flow's queue length, the total
+// queue length or the queue wait, a request is refused (429 and
+// Retry-After).
+//
+// A flow is a (caller, tenant) pair: each tenant's application has its own
+// identity, and a caller serving many tenants (an API gateway, the
+// Kubernetes API server) gets a share per tenant.
+type fairLimiter struct {
+	seats      int
+	flowQueue  int
+	totalQueue int
+	wait       time.Duration
+
+	mu       sync.Mutex
+	inFlight int
+	queued   int
+	flows    map[flowKey]*flow
+	ring     []*flow // flows with waiters, served in turn
+	next     int
+	waiters  sync.Pool
+}
+
+// flowKey identifies a flow without building a string per request.
+type flowKey struct{ caller, tenant string }
+
+type flow struct {
+	key     flowKey
+	waiters []*waiter
+	inRing  bool
+}
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool
+}
+
+// admission is the outcome of acquire.
+type admission uint8
+
+const (
+	admitted     admission = iota // a seat is held: call release
+	rejectFull                    // the flow's or the total queue is full
+	rejectWaited                  // no seat within the queue wait
+	rejectGone                    // the caller left while queued
+)
+
+func newFairLimiter(seats, flowQueue, totalQueue int, wait time.Duration) *fairLimiter {
+	l := &fairLimiter{seats: seats, flowQueue: flowQueue, totalQueue: totalQueue, wait: wait, flows: map[flowKey]*flow{}}
+	l.waiters.New = func() any { return &waiter{ready: make(chan struct{}, 1)} }
+	return l
+}
+
+// acquire takes a seat for the flow, queuing up to the wait when none is
+// free. queued reports whether it waited (for metrics).
+func (l *fairLimiter) acquire(ctx context.Context, key flowKey) (a admission, queued time.Duration) {
+	l.mu.Lock()
+	if l.inFlight < l.seats && len(l.ring) == 0 {
+		l.inFlight++
+		l.mu.Unlock()
+		return admitted, 0
+	}
+	f := l.flows[key]
+	if f == nil {
+		f = &flow{key: key}
+		l.flows[key] = f
+	}
+	if len(f.waiters) >= l.flowQueue || l.queued >= l.totalQueue {
+		if len(f.waiters) == 0 {
+			delete(l.flows, key)
+		}
+		l.mu.Unlock()
+		return rejectFull, 0
+	}
+	w := l.waiters.Get().(*waiter)
+	w.granted = false
+	f.waiters = append(f.waiters, w)
+	l.queued++
+	if !f.inRing {
+		f.inRing = true
+		l.ring = append(l.ring, f)
+	}
+	l.mu.Unlock()
+
+	start := time.Now()
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	var why admission
+	select {
+	case <-w.ready:
+		l.waiters.Put(w)
+		return admitted, time.Since(start)
+	case <-t.C:
+		why = rejectWaited
+	case <-ctx.Done():
+		why = rejectGone
+	}
+	l.mu.Lock()
+	if w.granted {
+		// The seat was handed over while we gave up: keep it.
+		l.mu.Unlock()
+		<-w.ready
+		l.waiters.Put(w)
+		return admitted, time.Since(start)
+	}
+	l.dequeue(f, w)
+	l.mu.Unlock()
+	l.waiters.Put(w)
+	return why, time.Since(start)
+}
+
+// dequeue removes a waiter that gave up; mu is held.
+func (l *fairLimiter) dequeue(f *flow, w *waiter) {
+	for i, x := range f.waiters {
+		if x == w {
+			f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
+			l.queued--
+			break
+		}
+	}
+	if len(f.waiters) == 0 {
+		l.dropFlow(f)
+	}
+}
+
+// dropFlow takes a flow without waiters out of the ring; mu is held.
+func (l *fairLimiter) dropFlow(f *flow) {
+	for i, x := range l.ring {
+		if x == f {
+			l.ring = append(l.ring[:i], l.ring[i+1:]...)
+			if l.next > i {
+				l.next--
+			}
+			break
+		}
+	}
+	f.inRing = false
+	delete(l.flows, f.key)
+}
+
+// release frees a seat, handing it to the next flow's oldest waiter when
+// any is queued.
+func (l *fairLimiter) release() {
+	l.mu.Lock()
+	if len(l.ring) == 0 {
+		l.inFlight--
+		l.mu.Unlock()
+		return
+	}
+	if l.next >= len(l.ring) {
+		l.next = 0
+	}
+	f := l.ring[l.next]
+	w := f.waiters[0]
+	f.waiters[0] = nil
+	f.waiters = f.waiters[1:]
+	l.queued--
+	w.granted = true
+	if len(f.waiters) == 0 {
+		l.dropFlow(f) // the next flow slides into this slot
+	} else {
+		l.next++
+	}
+	l.mu.Unlock()
+	w.ready <- struct{}{}
+}
+
+// load reports the seats in use and the requests queued.
+func (l *fairLimiter) load() (inFlight, queued int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inFlight, l.queued
+}
