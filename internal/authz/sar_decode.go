@@ -1,8 +1,6 @@
 package authz
 
 import (
-	"unicode/utf8"
-
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -10,8 +8,10 @@ import (
 // The SubjectAccessReview decoder reads the webhook body with the same
 // scanner and rules as the AuthZEN decoder: keys are case-sensitive, a key
 // repeated in one object, an unknown key or a value of the wrong type is a
-// 400 naming the field path, nesting is bounded by Options.MaxDepth and the
-// body by Options.MaxBodyBytes. encoding/json, which it replaces, let the
+// 400 naming the field path (request keys in it cut and quoted as the
+// scanner does), nesting is bounded by Options.MaxDepth, lists, extra and
+// selector requirements by DefaultMaxListItems, and the body by
+// Options.MaxBodyBytes. encoding/json, which it replaces, let the
 // last of two "user" keys win and matched "User" or "USER" to user, so that
 // a proxy in front of Gatehouse and Gatehouse itself could read different
 // subjects from one body.
@@ -91,23 +91,6 @@ var (
 	sarReqFields = newSARFields("", "key", "operator", "values")
 )
 
-// sarKeyPrefix bounds how much of a key an error message repeats.
-const sarKeyPrefix = 32
-
-// sarShort returns at most sarKeyPrefix bytes of s, cut at a rune
-// boundary, with "..." when it was cut: error messages name the offending
-// key but never repeat a long request value.
-func sarShort(s string) string {
-	if len(s) <= sarKeyPrefix {
-		return s
-	}
-	n := sarKeyPrefix
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
-}
-
 // decodeSAR decodes body into sar (which it resets). A nil error means the
 // body is one JSON object with only known keys, none repeated, each of the
 // right type; whether apiVersion, kind and spec are present and right is
@@ -174,7 +157,7 @@ func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool)
 		}
 		i := f.index(k)
 		if i < 0 {
-			return s.fail(joinField(f.path, sarShort(k)), "unknown field")
+			return s.failKey(f.path, k, "unknown field")
 		}
 		if *seen&(1<<i) != 0 {
 			return s.fail(f.paths[i], "duplicate key")
@@ -347,6 +330,9 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 			if !more {
 				return true
 			}
+			if n >= s.maxList {
+				return s.tooMany(p)
+			}
 			s.item, s.itemField = n, p
 			var r sarRequirement
 			var rseen uint32
@@ -395,21 +381,21 @@ func (s *scanner) sarExtra() (map[string]authorizationv1.ExtraValue, bool) {
 			return nil, false
 		}
 		if _, dup := m[k]; dup {
-			return nil, s.fail(joinField(f, sarShort(k)), "duplicate key")
+			return nil, s.failKey(f, k, "duplicate key")
+		}
+		if len(m) >= s.maxList {
+			return nil, s.tooMany(f)
 		}
 		var v []string
+		s.pushKey(k)
 		if s.sarNull(f) {
 			if s.err != nil {
 				return nil, false
 			}
-		} else {
-			if c := s.peek(); c != '[' {
-				return nil, s.expected(joinField(f, sarShort(k)), "array")
-			}
-			if v, ok = s.stringList(f, nil); !ok {
-				return nil, false
-			}
+		} else if v, ok = s.stringList(f, nil); !ok {
+			return nil, false
 		}
+		s.pop()
 		m[k] = v
 	}
 }

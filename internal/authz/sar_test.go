@@ -225,6 +225,11 @@ func TestSARDecodeErrors(t *testing.T) {
 	const ra = `"resourceAttributes":{"namespace":"` + tenant + `","verb":"get","group":"` + DefaultSARGroup + `","resource":"assets"}`
 	spec := func(extra string) string { return sarBody(`{` + ra + `,"user":"vic.viewer"` + extra + `}`) }
 	deep := strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40)
+	var keys []string
+	for i := 0; i <= DefaultMaxListItems; i++ {
+		keys = append(keys, `"k`+itoa(i)+`":[]`)
+	}
+	manyKeys := strings.Join(keys, ",")
 	cases := map[string]struct{ body, err string }{
 		"duplicate user":            {spec(`,"user":"dana.director"`), "spec.user: duplicate key"},
 		"case-variant User":         {spec(`,"User":"dana.director"`), "spec.User: unknown field"},
@@ -247,13 +252,17 @@ func TestSARDecodeErrors(t *testing.T) {
 		"user a number":             {spec(`,"uid":5`), "spec.uid: expected string, got number"},
 		"user null":                 {sarBody(`{"user":null}`), "spec.user: expected string, got null"},
 		"groups a string":           {spec(`,"groups":"acme-admins"`), "spec.groups: expected array, got string"},
-		"group a number":            {spec(`,"groups":["a",1]`), "spec.groups[]: expected string, got number"},
+		"group a number":            {spec(`,"groups":["a",1]`), "spec.groups[1]: expected string, got number"},
 		"extra value a string":      {spec(`,"extra":{"scopes":"all"}`), "spec.extra.scopes: expected array, got string"},
+		"extra item a number":       {spec(`,"extra":{"scopes":["a",1]}`), "spec.extra.scopes[1]: expected string, got number"},
+		"too many groups":           {spec(`,"groups":[` + strings.Repeat(`"g",`, DefaultMaxListItems) + `"g"]`), "spec.groups: more than 1000 items"},
+		"too many extra keys":       {spec(`,"extra":{` + manyKeys + `}`), "spec.extra: more than 1000 items"},
+		"too many requirements":     {sarBody(`{"resourceAttributes":{"labelSelector":{"requirements":[` + strings.Repeat(`{},`, DefaultMaxListItems) + `{}]}}}`), "spec.resourceAttributes.labelSelector.requirements: more than 1000 items"},
 		"extra an array":            {spec(`,"extra":[]`), "spec.extra: expected object, got array"},
 		"attributes an array":       {sarBody(`{"resourceAttributes":[]}`), "spec.resourceAttributes: expected object, got array"},
 		"verb a boolean":            {sarBody(`{"resourceAttributes":{"verb":true}}`), "spec.resourceAttributes.verb: expected string, got boolean"},
 		"selector a string":         {sarBody(`{"resourceAttributes":{"labelSelector":"a=b"}}`), "spec.resourceAttributes.labelSelector: expected object, got string"},
-		"requirement values":        {sarBody(`{"resourceAttributes":{"fieldSelector":{"requirements":[{"values":[1]}]}}}`), "spec.resourceAttributes.fieldSelector.requirements[0].values[]: expected string, got number"},
+		"requirement values":        {sarBody(`{"resourceAttributes":{"fieldSelector":{"requirements":[{"values":[1]}]}}}`), "spec.resourceAttributes.fieldSelector.requirements[0].values[0]: expected string, got number"},
 		"status.allowed a string":   {sarHead + `"spec":{},"status":{"allowed":"false"}}`, "status.allowed: expected boolean, got string"},
 		"metadata a string":         {sarHead + `"metadata":"x","spec":{}}`, "metadata: expected object, got string"},
 		"spec null":                 {sarHead + `"spec":null}`, "spec: expected object, got null"},
@@ -295,12 +304,12 @@ func TestSARLongValues(t *testing.T) {
 	h, _ := newTestHandler(t, Options{})
 	long := strings.Repeat("k", 100<<10)
 	cases := map[string]struct{ body, field string }{
-		"unknown key in spec":     {sarBody(`{"` + long + `":1}`), "spec." + long[:sarKeyPrefix] + "...: unknown field"},
-		"unknown top-level key":   {sarHead + `"` + long + `":1}`, long[:sarKeyPrefix] + "...: unknown field"},
-		"duplicate extra key":     {sarBody(`{"extra":{"` + long + `":[],"` + long + `":[]}}`), "spec.extra." + long[:sarKeyPrefix] + "...: duplicate key"},
-		"extra value wrong type":  {sarBody(`{"extra":{"` + long + `":1}}`), "spec.extra." + long[:sarKeyPrefix] + "...: expected array, got number"},
-		"long apiVersion":         {`{"apiVersion":"` + long + `","kind":"SubjectAccessReview","spec":{}}`, "apiVersion: must be authorization.k8s.io/v1"},
-		"multibyte key cut whole": {sarBody(`{"a` + strings.Repeat("é", 50<<10) + `":1}`), "spec.a" + strings.Repeat("é", sarKeyPrefix/2-1) + "...: unknown field"},
+		"unknown key in spec":     {sarBody(`{"` + long + `":1}`), `spec["` + long[:32] + `"…]: unknown field`},
+		"unknown top-level key":   {sarHead + `"` + long + `":1}`, `["` + long[:32] + `"…]: unknown field`},
+		"duplicate extra key":     {sarBody(`{"extra":{"` + long + `":[],"` + long + `":[]}}`), `spec.extra["` + long[:32] + `"…]: duplicate key`},
+		"extra value wrong type":  {sarBody(`{"extra":{"` + long + `":1}}`), `spec.extra["` + long[:32] + `"…]: expected array, got number`},
+		"extra value item type":   {sarBody(`{"extra":{"` + long + `":["a",{}]}}`), `spec.extra["` + long[:32] + `"…][1]: expected string, got object`},
+		"multibyte key cut whole": {sarBody(`{"a` + strings.Repeat("é", 50<<10) + `":1}`), `spec["a` + strings.Repeat("é", 15) + `"…]: unknown field`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
