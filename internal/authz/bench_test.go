@@ -145,8 +145,11 @@ func TestBenchServerChild(t *testing.T) {
 		t.Skip("only runs as the loopback benchmarks' server process")
 	}
 	var h http.Handler = http.HandlerFunc(bareHandler)
-	if kind == "gatehouse" {
+	switch kind {
+	case "gatehouse":
 		h, _ = newTestHandler(t, Options{})
+	case floodChildKind:
+		h = floodChildHandler(t)
 	}
 	srv, err := NewServer(h, ServerOptions{AllowPlainHTTP: true})
 	if err != nil {

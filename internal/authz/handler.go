@@ -175,6 +175,11 @@ type state struct {
 	// held bytes of the byte budget, reserved for caller.
 	held   int64
 	caller string
+	// sw is the request's writer, flow its seat's flow and seatAt when
+	// it last got its seat (see share).
+	sw     *statusWriter
+	flow   flowKey
+	seatAt time.Time
 }
 
 // New returns a Handler serving st. It fails when Options lack an
@@ -480,7 +485,7 @@ func (h *Handler) serve(w *statusWriter, r *http.Request) endpoint {
 
 	st := h.pool.Get().(*state)
 	defer h.put(st)
-	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, caller, rt.tenant) {
+	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, st, caller, rt.tenant) {
 		return rt.ep
 	}
 	st.budget.Reset(r.Context(), h.opts.MaxRequestCost, h.opts.MaxConditionTime)
@@ -542,14 +547,16 @@ func (h *Handler) takeBody(w http.ResponseWriter, r *http.Request, st *state, ca
 // takeSeat waits for a seat for the flow (caller, tenant), answering a
 // refusal itself. The seat is freed when the answer starts (statusWriter),
 // so a slow reader does not hold it.
-func (h *Handler) takeSeat(w *statusWriter, r *http.Request, caller *Caller, tenant string) bool {
-	a, waited := h.seats.acquire(r.Context(), flowKey{caller.Key, tenant})
+func (h *Handler) takeSeat(w *statusWriter, r *http.Request, st *state, caller *Caller, tenant string) bool {
+	st.sw, st.flow = w, flowKey{caller.Key, tenant}
+	a, waited := h.seats.acquire(r.Context(), st.flow)
 	if waited > 0 && h.opts.Observer != nil {
 		h.opts.Observer.ObserveQueued(waited)
 	}
 	switch a {
 	case admitted:
 		w.seats = h.seats
+		st.seatAt = time.Now()
 		return true
 	case rejectFull:
 		h.reject(w, rejectedQueueFull, "too many requests in flight; retry later")
@@ -559,6 +566,32 @@ func (h *Handler) takeSeat(w *statusWriter, r *http.Request, caller *Caller, ten
 		h.reject(w, rejectedGone, "request cancelled while queued")
 	}
 	return false
+}
+
+// seatQuantum is how long a request works on its seat before it lets
+// queued flows have it (share).
+const seatQuantum = time.Millisecond
+
+// share is called between the items of a long request (batches, resource
+// search): once it has held its seat for seatQuantum and other requests
+// are queued, it hands the seat on and queues for it again, so that a
+// costly request costs other flows one quantum of waiting, not its whole
+// run. When the request's context ends meanwhile, it holds no seat and
+// its budget stops it.
+func (h *Handler) share(r *http.Request, st *state) {
+	if st.sw == nil || st.sw.seats == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(st.seatAt) < seatQuantum {
+		return
+	}
+	if !h.seats.yield(r.Context(), st.flow) {
+		st.sw.seats = nil
+		st.budget.Alive() // records the context's end
+		return
+	}
+	st.seatAt = time.Now()
 }
 
 // reject answers 429 with Retry-After and counts the refusal.
@@ -593,6 +626,7 @@ func (h *Handler) overBudget(w http.ResponseWriter, st *state) bool {
 func (h *Handler) put(st *state) {
 	h.bytes.free(st.caller, st.held)
 	st.held, st.caller = 0, ""
+	st.sw, st.flow, st.seatAt = nil, flowKey{}, time.Time{}
 	st.budget.Reset(nil, 0, 0)
 	if cap(st.body) > maxPooledBuffer {
 		st.body = nil
@@ -863,8 +897,11 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 		for i := range req.items {
 			// Items without conditions never look at the budget: look
 			// at the context now and then.
-			if i&63 == 63 && !st.budget.Alive() {
-				break
+			if i&15 == 15 {
+				h.share(r, st)
+				if !st.budget.Alive() {
+					break
+				}
 			}
 			it := &req.items[i]
 			st.q = snapshot.Request{Subject: it.sub, Action: it.action, Resource: it.res, Context: it.ctx, Budget: &st.budget}

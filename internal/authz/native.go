@@ -241,7 +241,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 		}
 		h.writeJSON(w, snap, searchOut[actionResult]{Results: res, Page: po, Context: map[string]any{"revision": rev}})
 	case epSearchResource:
-		h.searchResource(w, snap, st, tenant)
+		h.searchResource(w, r, snap, st, tenant)
 	case epFields:
 		q := snapshot.Request{Subject: t.sub, Resource: t.res, Context: t.ctx}
 		fa := snap.Fields(&q)
@@ -272,7 +272,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 	}
 }
 
-func (h *Handler) searchResource(w http.ResponseWriter, snap *snapshot.Snapshot, st *state, tenant string) {
+func (h *Handler) searchResource(w http.ResponseWriter, r *http.Request, snap *snapshot.Snapshot, st *state, tenant string) {
 	req := &st.req
 	t := &req.top
 	start := 0
@@ -297,6 +297,9 @@ func (h *Handler) searchResource(w http.ResponseWriter, snap *snapshot.Snapshot,
 		q := snapshot.Request{Subject: t.sub, Action: t.action, Resource: *c, Context: t.ctx, Budget: &st.budget}
 		if snap.Check(&q).Allowed {
 			allowed = append(allowed, i)
+		}
+		if i&15 == 15 {
+			h.share(r, st)
 		}
 		if !st.budget.Alive() {
 			break

@@ -280,7 +280,7 @@ func (h *Handler) serveSAR(w *statusWriter, r *http.Request, caller *Caller) {
 	st := h.pool.Get().(*state)
 	defer h.put(st)
 	// The tenant is in the body: the flow is the caller's alone.
-	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, caller, "") {
+	if !h.takeBody(w, r, st, caller) || !h.takeSeat(w, r, st, caller, "") {
 		return
 	}
 	body := st.body

@@ -159,6 +159,15 @@ func (l *fairLimiter) release() {
 		l.mu.Unlock()
 		return
 	}
+	w := l.handOff()
+	l.mu.Unlock()
+	w.ready <- struct{}{}
+}
+
+// handOff takes the next flow's oldest waiter off the queue and marks it
+// granted; mu is held and the ring is not empty. The caller signals it
+// after unlocking.
+func (l *fairLimiter) handOff() *waiter {
 	if l.next >= len(l.ring) {
 		l.next = 0
 	}
@@ -173,8 +182,53 @@ func (l *fairLimiter) release() {
 	} else {
 		l.next++
 	}
+	return w
+}
+
+// yield lets queued flows have the seat a long request holds: when any
+// request is queued, the seat goes to the next flow's and the request
+// queues behind it in its own flow, past the queue limits (it already
+// had its turn and has work under way). It reports false when ctx ended
+// before the seat came back; the caller then holds none.
+func (l *fairLimiter) yield(ctx context.Context, key flowKey) bool {
+	l.mu.Lock()
+	if len(l.ring) == 0 {
+		l.mu.Unlock()
+		return true
+	}
+	next := l.handOff()
+	f := l.flows[key]
+	if f == nil {
+		f = &flow{key: key}
+		l.flows[key] = f
+	}
+	w := l.waiters.Get().(*waiter)
+	w.granted = false
+	f.waiters = append(f.waiters, w)
+	l.queued++
+	if !f.inRing {
+		f.inRing = true
+		l.ring = append(l.ring, f)
+	}
 	l.mu.Unlock()
-	w.ready <- struct{}{}
+	next.ready <- struct{}{}
+	select {
+	case <-w.ready:
+		l.waiters.Put(w)
+		return true
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if w.granted {
+		l.mu.Unlock()
+		<-w.ready
+		l.waiters.Put(w)
+		return true
+	}
+	l.dequeue(f, w)
+	l.mu.Unlock()
+	l.waiters.Put(w)
+	return false
 }
 
 // load reports the seats in use and the requests queued.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +182,28 @@ func BenchmarkWorstConditionCost(b *testing.B) {
 		cost = bud.Spent()
 	}
 	b.ReportMetric(float64(cost), "cost/op")
+}
+
+func TestConditionPatternsMustBeLiterals(t *testing.T) {
+	tests := map[string]struct {
+		when    string
+		wantErr bool
+	}{
+		"literal pattern":           {when: `resource.properties.code.matches("^[A-Z]{3}$")`},
+		"global form, literal":      {when: `matches(resource.properties.code, "^x")`},
+		"pattern from the record":   {when: `resource.properties.blob.matches(resource.properties.re)`, wantErr: true},
+		"global form, from context": {when: `matches(resource.properties.code, context.re)`, wantErr: true},
+		"built pattern":             {when: `resource.properties.code.matches("^" + subject.id)`, wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, probs := snapshot.Compile("t", snapshot.Objects{Roles: []v1alpha1.Role{role("r", permWhen("workorders", "view", v1alpha1.ScopeAll, tc.when))}})
+			if got := len(probs) > 0; got != tc.wantErr {
+				t.Fatalf("problems %v, want error %v", probs, tc.wantErr)
+			}
+			if tc.wantErr && !strings.Contains(probs[0].Message, "string literal") {
+				t.Fatalf("message %q", probs[0].Message)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 )
@@ -75,6 +76,25 @@ func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checke
 	return nil
 }
 
+// constantPatterns rejects matches() with a pattern that is not a string
+// literal. A pattern taken from the request is compiled at every
+// evaluation, and matching a long text against a long pattern costs their
+// product, inside one call no budget can interrupt: the caller could buy
+// minutes of CPU with one evaluation.
+func constantPatterns(a *cel.Ast) error {
+	for _, m := range celast.MatchDescendants(celast.NavigateAST(a.NativeRep()), celast.FunctionMatcher("matches")) {
+		call := m.AsCall()
+		args := call.Args()
+		if len(args) == 0 {
+			continue
+		}
+		if p := args[len(args)-1]; p.Kind() != celast.LiteralKind {
+			return fmt.Errorf("matches() needs a string literal as its pattern: a pattern from the request would be compiled and run at every evaluation")
+		}
+	}
+	return nil
+}
+
 // compileCondition parses, type-checks and cost-checks src. The error message
 // is meant for a tenant admin.
 func compileCondition(src string) (*condition, error) {
@@ -93,6 +113,9 @@ func compileCondition(src string) (*condition, error) {
 	// result at run time is treated as false.
 	if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
 		return nil, fmt.Errorf("must evaluate to a bool, not %s", cel.FormatCELType(t))
+	}
+	if err := constantPatterns(ast); err != nil {
+		return nil, err
 	}
 	est, err := e.EstimateCost(ast, sizeEstimator{})
 	if err != nil {
