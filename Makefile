@@ -61,6 +61,10 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (skipped when
 test: envtest ## Run unit and envtest tests.
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 5s) each.
+	bash hack/fuzz.sh
+
 .PHONY: bench bench-go
 bench: ## Gatehouse side by side with OPA, Casbin and Cerbos in one run; writes docs/benchmarks-peers.md. BENCH_QUICK=1: CI smoke (no peer build, writes nothing).
 	@if [ -z "$$BENCH_QUICK" ]; then bash hack/bench/build-peers.sh; fi
