@@ -55,6 +55,7 @@ type SAROptions struct {
 	// empty: "/configmaps", "/pods/log"); the value is the module name.
 	// An entry wins over Group, which is how a subresource is answered
 	// ("modules.gatehouse.dev/workorders/status": "workorders").
+	// access.gatehouse.dev cannot be mapped.
 	Map map[string]string
 	// Verbs maps Kubernetes verbs to Gatehouse actions explicitly,
 	// overriding VerbAction ("deletecollection": "delete"). The verbs
@@ -65,6 +66,30 @@ type SAROptions struct {
 
 	// resources is Map parsed by validate.
 	resources map[sarResource]string
+}
+
+// ParseSARPairs parses "key=value,key=value" (a command-line flag's
+// SAROptions.Map or Verbs) into a map. Spaces around items are ignored; an
+// item without "=", with an empty side, or a key given twice is an error.
+// The entries themselves are checked by New.
+func ParseSARPairs(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("authz: %q: want key=value", item)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("authz: %q given twice", k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // sarResource is a Map key, parsed.
@@ -101,6 +126,9 @@ func (o *SAROptions) validate() error {
 		}
 		if key.group != "" && !validGroup(key.group) {
 			return fmt.Errorf("authz: SAR map key %q: invalid API group", k)
+		}
+		if key.group == gatehouseGroup {
+			return fmt.Errorf("authz: SAR map key %q: %s is Gatehouse's own API group; tenant policy must not decide who changes policy", k, gatehouseGroup)
 		}
 		if !validKubeName(key.resource) || (len(parts) == 3 && !validKubeName(key.subresource)) {
 			return fmt.Errorf("authz: SAR map key %q: resource and subresource must be lowercase names", k)

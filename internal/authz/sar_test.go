@@ -190,6 +190,7 @@ func TestSAROptionsValidate(t *testing.T) {
 		"rbac group":           {SAROptions{Group: "rbac.authorization.k8s.io"}, "Kubernetes API group"},
 		"kubernetes.io group":  {SAROptions{Group: "resource.kubernetes.io"}, "Kubernetes API group"},
 		"map core resource":    {SAROptions{Map: map[string]string{"/pods/log": "assets"}}, ""},
+		"map gatehouse group":  {SAROptions{Map: map[string]string{"access.gatehouse.dev/roles": "roles"}}, "Gatehouse's own"},
 		"map without group":    {SAROptions{Map: map[string]string{"pods": "assets"}}, "want group/resource"},
 		"map too deep":         {SAROptions{Map: map[string]string{"a.b/c/d/e": "assets"}}, "want group/resource"},
 		"map wildcard":         {SAROptions{Map: map[string]string{"/pods/*": "assets"}}, "lowercase names"},
@@ -420,4 +421,28 @@ func FuzzDecodeSAR(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseSARPairs(t *testing.T) {
+	cases := map[string]struct {
+		in   string
+		want map[string]string
+		err  bool
+	}{
+		"empty":      {"", map[string]string{}, false},
+		"entries":    {" /configmaps=assets, modules.gatehouse.dev/workorders/status = workorders ,", map[string]string{"/configmaps": "assets", "modules.gatehouse.dev/workorders/status": "workorders"}, false},
+		"verbs":      {"deletecollection=archive,escalate=approve", map[string]string{"deletecollection": "archive", "escalate": "approve"}, false},
+		"no equals":  {"/configmaps", nil, true},
+		"empty key":  {"=assets", nil, true},
+		"empty side": {"/configmaps=", nil, true},
+		"twice":      {"a=b,a=c", nil, true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseSARPairs(c.in)
+			if (err != nil) != c.err || (!c.err && !reflect.DeepEqual(got, c.want)) {
+				t.Errorf("%v %v, want %v (error %v)", got, err, c.want, c.err)
+			}
+		})
+	}
 }
