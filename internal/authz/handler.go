@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,11 +35,15 @@ const (
 	// may spend together, DefaultMaxConditionTime the time.
 	DefaultMaxRequestCost   = 1_000_000
 	DefaultMaxConditionTime = 25 * time.Millisecond
-	// DefaultMaxInFlight is how many requests work at once; the others
-	// queue fairly (DefaultMaxQueuePerFlow per caller and tenant,
-	// DefaultMaxQueue in all) for at most DefaultQueueWait.
-	DefaultMaxInFlight     = 64
-	DefaultMaxQueuePerFlow = 64
+	// DefaultSeatsPerCPU times GOMAXPROCS is how many requests work at
+	// once; the others queue fairly (DefaultMaxQueuePerFlow per caller and
+	// tenant, DefaultMaxQueue in all) for at most DefaultQueueWait. Few
+	// seats per core keep a flood of costly requests from diluting a
+	// legitimate request's share of the CPU: it waits for a seat, which
+	// the fair queue hands it within a quantum, instead of competing with
+	// every request in flight.
+	DefaultSeatsPerCPU     = 2
+	DefaultMaxQueuePerFlow = 256
 	DefaultMaxQueue        = 1024
 	DefaultQueueWait       = 500 * time.Millisecond
 	// DefaultFailedAuthRate and DefaultFailedAuthBurst limit failed
@@ -123,11 +128,13 @@ type Options struct {
 	MaxRequestCost   int64
 	MaxConditionTime time.Duration
 	// MaxInFlight is how many requests are decoded and evaluated at once
-	// (default 64). Beyond it requests queue per flow (caller and tenant),
-	// at most MaxQueuePerFlow per flow (default 64) and MaxQueue in all
-	// (default 1,024), for at most QueueWait (default 500 ms), and freed
-	// slots go to the queued flows in turn. A request that finds its
-	// queue full or waits too long gets 429 with Retry-After.
+	// (default 2 per GOMAXPROCS). Beyond it requests queue per flow
+	// (caller and tenant), at most MaxQueuePerFlow per flow (default 256)
+	// and MaxQueue in all (default 1,024), for at most QueueWait (default
+	// 500 ms); freed seats go to the queued flows in turn, and a long
+	// request hands its seat on every millisecond between items while
+	// others wait. A request that finds its queue full or waits too long
+	// gets 429 with Retry-After.
 	MaxInFlight, MaxQueuePerFlow, MaxQueue int
 	QueueWait                              time.Duration
 	// FailedAuthRate and FailedAuthBurst limit the failed authentications
@@ -224,7 +231,7 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	defInt64(&opts.MaxBytesInFlight, DefaultMaxBytesInFlight)
 	defInt64(&opts.MaxBytesPerCaller, DefaultMaxBytesPerCaller)
 	defInt64(&opts.MaxRequestCost, DefaultMaxRequestCost)
-	defInt(&opts.MaxInFlight, DefaultMaxInFlight)
+	defInt(&opts.MaxInFlight, DefaultSeatsPerCPU*runtime.GOMAXPROCS(0))
 	defInt(&opts.MaxQueuePerFlow, DefaultMaxQueuePerFlow)
 	defInt(&opts.MaxQueue, DefaultMaxQueue)
 	defInt(&opts.FailedAuthBurst, DefaultFailedAuthBurst)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -55,6 +56,8 @@ func newServeCmd(e *env) *cobra.Command {
 		tokenFile string
 		watch     bool
 		interval  time.Duration
+		opts      authz.Options
+		srvOpts   authz.ServerOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "serve -f DIR [--watch] [--listen ADDR] [--authn=token|none]",
@@ -72,7 +75,6 @@ func newServeCmd(e *env) *cobra.Command {
 					return usageError("--watch cannot watch standard input")
 				}
 			}
-			opts := authz.Options{}
 			switch authn {
 			case AuthnNone:
 				opts.Authenticator, opts.TenantAuthorizer = authz.None{}, authz.None{}
@@ -119,13 +121,12 @@ func newServeCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stderr, noneWarning, ln.Addr())
 			}
 			fmt.Fprintf(e.stderr, "gatehouse: serving %s on http://%s\n", strings.Join(tenants, ", "), ln.Addr())
-			srv := &http.Server{
-				Handler:           h,
-				ReadHeaderTimeout: 5 * time.Second,
-				ReadTimeout:       10 * time.Second,
-				WriteTimeout:      10 * time.Second,
-				IdleTimeout:       120 * time.Second,
-				MaxHeaderBytes:    64 << 10,
+			// The manager's server: the same timeouts and connection
+			// limits, plain HTTP.
+			srvOpts.AllowPlainHTTP = true
+			srv, err := authz.NewServer(h, srvOpts)
+			if err != nil {
+				return err
 			}
 			if watch {
 				go watchFiles(ctx, e, st, &src, interval)
@@ -152,6 +153,9 @@ func newServeCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the bearer token callers must send (--authn=token)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "reload when a manifest file changes")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often --watch looks for changes")
+	limits := flag.NewFlagSet("limits", flag.ContinueOnError)
+	authz.BindFlags(limits, &opts, &srvOpts)
+	cmd.Flags().AddGoFlagSet(limits)
 	return cmd
 }
 
