@@ -3,6 +3,7 @@ package authz
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -519,4 +520,41 @@ func TestAdversarialConnections(t *testing.T) {
 
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "reset")
+}
+
+// Attack: request values that come back in errors. An error carries at most
+// a short, escaped prefix of any value, and the right field path.
+func TestAdversarialErrorsAreShort(t *testing.T) {
+	h, _ := newTestHandler(t, Options{MinRevisionWait: time.Millisecond})
+	huge := strings.Repeat(`k\u2028\"<`, 25_000) // JSON escapes: the key holds U+2028, a quote and <
+	tests := map[string]struct {
+		path, body string
+		status     int
+		wantPath   string
+	}{
+		"huge minRevision": {base + "/access/v1/evaluation",
+			`{"subject":{"id":"a"},"action":{"name":"view"},"resource":{"type":"workorders"},"context":{"minRevision":"` + huge + `"}}`, 503, "context.minRevision"},
+		"huge unknown key":     {base + "/access/v1/evaluation", `{"` + huge + `":1}`, 400, `"k`},
+		"huge property key":    {base + "/access/v1/evaluation", `{"resource":{"type":"t","properties":{"` + huge + `":1e400}}}`, 400, "resource.properties"},
+		"number out of range":  {base + "/access/v1/evaluation", `{"resource":{"type":"t","properties":{"amount":1e400}}}`, 400, "resource.properties.amount"},
+		"duplicate nested key": {base + "/access/v1/evaluation", `{"context":{"a":{"b":1,"b":2}}}`, 400, "context.a.b: duplicate key"},
+		"batch limit":          {base + "/access/v1/evaluations", `{"evaluations":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}`, 400, "evaluations: more than 1000"},
+		"huge tenant in path":  {"/tenants/" + strings.Repeat("x", 100_000) + "/access/v1/evaluation", `{}`, 404, "no such endpoint"},
+		"huge SAR user key":    {"/subjectaccessreview", `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"` + huge + `":"x"}}`, 400, "spec"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := do(h, "POST", tc.path, tc.body)
+			body := w.Body.String()
+			if w.Code != tc.status || !strings.Contains(body, tc.wantPath) {
+				t.Fatalf("got %d %.300s, want %d naming %s", w.Code, body, tc.status, tc.wantPath)
+			}
+			if len(body) > 200 {
+				t.Fatalf("error of %d bytes for a %d-byte request: %.300s", len(body), len(tc.body), body)
+			}
+			if strings.Contains(body, "\u2028") || !json.Valid(w.Body.Bytes()) {
+				t.Fatalf("unescaped request text in %q", body)
+			}
+		})
+	}
 }

@@ -741,7 +741,7 @@ func (h *Handler) entry(w http.ResponseWriter, r *http.Request, tenant, minRevis
 		}
 		w.Header()[RevisionHeader] = h.revisionHeader(cur)
 		w.Header()["Retry-After"] = hdrRetry
-		h.fail(w, http.StatusServiceUnavailable, "revision "+minRevision+" is not served yet")
+		h.fail(w, http.StatusServiceUnavailable, "context.minRevision: revision "+shortValue(minRevision)+" is not served yet")
 		return nil, false
 	}
 	return e.Snapshot, true
