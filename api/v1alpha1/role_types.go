@@ -27,6 +27,8 @@ type Permission struct {
 
 	// When is an optional CEL condition over subject, resource, action and
 	// context that must also be true, e.g. `resource.properties.amount < 5000`.
+	// It is refused when it does not compile, is not a bool, is too costly,
+	// or calls matches() with a pattern that is not a string literal.
 	// +optional
 	When CELExpression `json:"when,omitempty"`
 }
