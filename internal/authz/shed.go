@@ -45,6 +45,9 @@ type flow struct {
 type waiter struct {
 	ready   chan struct{}
 	granted bool
+	// timer bounds the wait; pooled with the waiter (since Go 1.23 a
+	// stopped timer's channel holds no stale tick, so Reset is safe).
+	timer *time.Timer
 }
 
 // admission is the outcome of acquire.
@@ -95,16 +98,21 @@ func (l *fairLimiter) acquire(ctx context.Context, key flowKey) (a admission, qu
 	l.mu.Unlock()
 
 	start := time.Now()
-	t := time.NewTimer(l.wait)
-	defer t.Stop()
+	if w.timer == nil {
+		w.timer = time.NewTimer(l.wait)
+	} else {
+		w.timer.Reset(l.wait)
+	}
 	var why admission
 	select {
 	case <-w.ready:
+		w.timer.Stop()
 		l.waiters.Put(w)
 		return admitted, time.Since(start)
-	case <-t.C:
+	case <-w.timer.C:
 		why = rejectWaited
 	case <-ctx.Done():
+		w.timer.Stop()
 		why = rejectGone
 	}
 	l.mu.Lock()
