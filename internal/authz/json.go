@@ -19,10 +19,13 @@ import (
 //
 // Semantics follow RFC 8259 and encoding/json where they meet: invalid
 // UTF-8 in strings becomes U+FFFD, lone surrogates in \u escapes become
-// U+FFFD, numbers are float64 and must fit. Unlike encoding/json, object
-// keys are case-sensitive and a key repeated in one object is an error:
-// parsers that disagree on duplicates let a caller show one value to a
-// gateway and another to the PDP.
+// U+FFFD, numbers are float64. Unlike encoding/json, object keys are
+// case-sensitive and a key repeated in one object is an error: parsers
+// that disagree on duplicates let a caller show one value to a gateway and
+// another to the PDP. For the same reason a number must fit a float64
+// without changing its decimal value (see exactFloat): 5000.0000000000001
+// would be 5000 to CEL. Lists and generic objects are bounded (maxList),
+// because CEL's cost grows faster than their length.
 
 // DecodeError is a request the decoder rejected. Field names the offending
 // JSON path (e.g. subject.id, context.a[2].b) so the caller can fix the
