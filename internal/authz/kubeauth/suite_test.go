@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,6 +74,15 @@ func tenantApp(ns string) string {
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "app", Namespace: ns}},
 	}, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred())
+	// RBAC answers from an informer: wait until it has seen the binding,
+	// or the first review may be denied (and that denial cached).
+	Eventually(func() bool {
+		sar, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+			User:               "system:serviceaccount:" + ns + ":app",
+			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: ns, Verb: kubeauth.Verb, Group: kubeauth.Group, Resource: kubeauth.Resource},
+		}}, metav1.CreateOptions{})
+		return err == nil && sar.Status.Allowed
+	}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
 	exp := int64(600)
 	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "app", &authnv1.TokenRequest{
 		Spec: authnv1.TokenRequestSpec{ExpirationSeconds: &exp},
@@ -176,5 +186,63 @@ var _ = Describe("tenant isolation with TokenReview and SubjectAccessReview", Or
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() int { c, _ := evaluate("tenant-b", tokenA); return c }, 10*time.Second, 200*time.Millisecond).Should(Equal(200))
 		Expect(clientset.RbacV1().RoleBindings("tenant-b").Delete(ctx, "tenant-a-app", metav1.DeleteOptions{})).To(Succeed())
+	})
+})
+
+var _ = Describe("audiences and extra information of real tokens", Ordered, func() {
+	const ns = "tenant-c"
+	var defaultToken string
+	BeforeAll(func() {
+		defaultToken = tenantApp(ns)
+	})
+
+	token := func(spec authnv1.TokenRequestSpec) string {
+		exp := int64(600)
+		spec.ExpirationSeconds = &exp
+		tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "app", &authnv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		return tr.Status.Token
+	}
+
+	It("accepts only tokens issued for one of the configured audiences", func() {
+		gatehouseToken := token(authnv1.TokenRequestSpec{Audiences: []string{"gatehouse"}})
+		otherToken := token(authnv1.TokenRequestSpec{Audiences: []string{"other-service"}})
+		authn := kubeauth.NewAuthenticator(clientset, kubeauth.Options{Audiences: []string{"gatehouse", "gatehouse-alt"}})
+		c, err := authn.Authenticate(ctx, gatehouseToken)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Name).To(Equal("system:serviceaccount:" + ns + ":app"))
+		_, err = authn.Authenticate(ctx, otherToken)
+		Expect(err).To(MatchError(authz.ErrUnauthenticated))
+		_, err = authn.Authenticate(ctx, defaultToken)
+		Expect(err).To(MatchError(authz.ErrUnauthenticated))
+
+		// Without Audiences, the API server's own audiences apply.
+		authn = kubeauth.NewAuthenticator(clientset, kubeauth.Options{})
+		_, err = authn.Authenticate(ctx, defaultToken)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = authn.Authenticate(ctx, gatehouseToken)
+		Expect(err).To(MatchError(authz.ErrUnauthenticated))
+	})
+
+	It("passes a pod-bound token's extra information through the SubjectAccessReview", func() {
+		pod, err := clientset.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "app-0"},
+			Spec:       corev1.PodSpec{ServiceAccountName: "app", Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		bound := token(authnv1.TokenRequestSpec{BoundObjectRef: &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}})
+		authn, tenants := kubeauth.New(clientset, kubeauth.Options{})
+		c, err := authn.Authenticate(ctx, bound)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Extra).To(HaveKeyWithValue("authentication.kubernetes.io/pod-name", []string{"app-0"}))
+		Expect(c.Extra).To(HaveKeyWithValue("authentication.kubernetes.io/pod-uid", []string{string(pod.UID)}))
+		plain, err := authn.Authenticate(ctx, defaultToken)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(plain.Key).NotTo(Equal(c.Key))
+
+		// The API server accepts the extra information; RBAC decides on
+		// the user and groups alone.
+		Expect(tenants.AuthorizeTenant(ctx, c, ns)).To(BeTrue())
+		Expect(tenants.AuthorizeTenant(ctx, c, "tenant-a")).To(BeFalse())
 	})
 })
