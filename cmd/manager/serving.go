@@ -6,6 +6,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -32,6 +33,8 @@ type servingOptions struct {
 	maxBatch     int
 	minRevWait   time.Duration
 	certRotation bool
+	// authzAudiences is --authz-token-audiences, comma-separated.
+	authzAudiences string
 }
 
 func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
@@ -45,6 +48,7 @@ func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.authzKey, "authz-key-file", "", "TLS key of the authorization endpoint (default: the webhook's tls.key).")
 	fs.BoolVar(&o.authzPlain, "authz-insecure-plain-http", false, "Serve the authorization endpoint without TLS. Development only.")
 	fs.BoolVar(&o.authnNone, "authz-insecure-no-authn", false, "Answer every caller without TokenReview/SubjectAccessReview checks. Development only.")
+	fs.StringVar(&o.authzAudiences, "authz-token-audiences", "", "Comma-separated audiences a caller's token must be valid for (one of them), checked by TokenReview; empty: the API server's own audiences.")
 	fs.StringVar(&o.defaultTen, "default-tenant", "", "Tenant also served at the root (/access/v1/...), for single-tenant apps.")
 	fs.Float64Var(&o.sampleRate, "decision-log-sample-rate", 0.01, "Fraction of decisions written to the decision log (0 to 1).")
 	fs.IntVar(&o.maxBatch, "max-batch", 1000, "Most evaluations in one batch request.")
@@ -83,13 +87,19 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 		if err != nil {
 			return err
 		}
-		authn, tenants = kubeauth.New(clientset, kubeauth.Options{})
+		var audiences []string
+		for _, a := range strings.Split(o.authzAudiences, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				audiences = append(audiences, a)
+			}
+		}
+		authn, tenants = kubeauth.New(clientset, kubeauth.Options{Audiences: audiences})
 	}
 	handler, err := authz.New(st, authz.Options{
 		Authenticator: authn, TenantAuthorizer: tenants, DefaultTenant: o.defaultTen,
 		MaxBatch: o.maxBatch, MinRevisionWait: o.minRevWait,
 		DecisionLog: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions"), DecisionLogSampleRate: o.sampleRate,
-		Observer: metrics.NewAuthzObserver(authz.EndpointNames()),
+		Observer: metrics.NewAuthzObserver(authz.EndpointNames(), authz.RejectionReasons()...),
 	})
 	if err != nil {
 		return err
