@@ -35,6 +35,10 @@ type servingOptions struct {
 	certRotation bool
 	// authzAudiences is --authz-token-audiences, comma-separated.
 	authzAudiences string
+	// limits and server hold the endpoint's limits and SubjectAccessReview
+	// mapping (authz.BindFlags); the rest of their fields are set here.
+	limits authz.Options
+	server authz.ServerOptions
 }
 
 func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
@@ -53,6 +57,7 @@ func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.sampleRate, "decision-log-sample-rate", 0.01, "Fraction of decisions written to the decision log (0 to 1).")
 	fs.IntVar(&o.maxBatch, "max-batch", 1000, "Most evaluations in one batch request.")
 	fs.DurationVar(&o.minRevWait, "min-revision-wait", 2*time.Second, "How long a request with context.minRevision waits for that revision before 503.")
+	authz.BindFlags(fs, &o.limits, &o.server)
 }
 
 // setupServing adds the webhook server (when a certificate directory is set)
@@ -95,12 +100,13 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 		}
 		authn, tenants = kubeauth.New(clientset, kubeauth.Options{Audiences: audiences})
 	}
-	handler, err := authz.New(st, authz.Options{
-		Authenticator: authn, TenantAuthorizer: tenants, DefaultTenant: o.defaultTen,
-		MaxBatch: o.maxBatch, MinRevisionWait: o.minRevWait,
-		DecisionLog: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions"), DecisionLogSampleRate: o.sampleRate,
-		Observer: metrics.NewAuthzObserver(authz.EndpointNames(), authz.RejectionReasons()...),
-	})
+	hopts := o.limits
+	hopts.Authenticator, hopts.TenantAuthorizer, hopts.DefaultTenant = authn, tenants, o.defaultTen
+	hopts.MaxBatch, hopts.MinRevisionWait = o.maxBatch, o.minRevWait
+	hopts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions")
+	hopts.DecisionLogSampleRate = o.sampleRate
+	hopts.Observer = metrics.NewAuthzObserver(authz.EndpointNames(), authz.RejectionReasons()...)
+	handler, err := authz.New(st, hopts)
 	if err != nil {
 		return err
 	}
@@ -108,7 +114,8 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 	if cert == "" && o.webhook.CertDir != "" {
 		cert, key = o.webhook.CertDir+"/tls.crt", o.webhook.CertDir+"/tls.key"
 	}
-	serverOpts := authz.ServerOptions{Addr: o.authzAddr, CertFile: cert, KeyFile: key, AllowPlainHTTP: o.authzPlain}
+	serverOpts := o.server
+	serverOpts.Addr, serverOpts.CertFile, serverOpts.KeyFile, serverOpts.AllowPlainHTTP = o.authzAddr, cert, key, o.authzPlain
 	if cert == "" && !o.authzPlain {
 		return errors.New("the authorization endpoint needs --authz-cert-file/--authz-key-file or --webhook-cert-dir (or --authz-insecure-plain-http for development)")
 	}
