@@ -450,3 +450,18 @@ func TestNumberExactRandom(t *testing.T) {
 	}
 	t.Logf("%d numbers", n)
 }
+
+func BenchmarkExactFloat(b *testing.B) {
+	nums := [][]byte{[]byte("1200.5"), []byte("19.99"), []byte("-114.0719"), []byte("3"), []byte("0.30000000000000004"), []byte("1e-7")}
+	fs := make([]float64, len(nums))
+	for i, n := range nums {
+		fs[i], _ = strconv.ParseFloat(string(n), 64)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		j := i % len(nums)
+		if !exactFloat(nums[j], fs[j]) {
+			b.Fatal(string(nums[j]))
+		}
+	}
+}

@@ -561,6 +561,26 @@ func shortNumber(txt []byte) string {
 // exact in this sense; 5000.0000000000001 (which is 5000), 2^53+1 and
 // 1e-400 (which underflows to 0) are not. Zero (and -0) is exact.
 func exactFloat(txt []byte, f float64) bool {
+	// A decimal of at most 15 significant digits (DBL_DIG) survives the
+	// round trip through a normal float64, so the shortest formatting is
+	// that decimal; subnormals have fewer digits of precision. The first
+	// test counts all mantissa digits, which is cheaper than finding the
+	// significant ones and settles the numbers requests carry.
+	normal := math.Abs(f) >= 0x1p-1022
+	if normal {
+		digits := 0
+		for _, c := range txt {
+			if c == 'e' || c == 'E' {
+				break
+			}
+			if c != '.' && c != '-' {
+				digits++
+			}
+		}
+		if digits <= 15 {
+			return true
+		}
+	}
 	d := parseDecimal(txt)
 	if d.zero() {
 		return true
@@ -568,10 +588,7 @@ func exactFloat(txt []byte, f float64) bool {
 	if f == 0 {
 		return false // underflow
 	}
-	// A decimal of at most 15 significant digits (DBL_DIG) survives the
-	// round trip through a normal float64, so the shortest formatting is
-	// that decimal; subnormals have fewer digits of precision.
-	if d.sig <= 15 && math.Abs(f) >= 0x1p-1022 {
+	if d.sig <= 15 && normal {
 		return true
 	}
 	var buf [32]byte
