@@ -30,7 +30,7 @@ import (
 // DecodeError is a request the decoder rejected. Field names the offending
 // JSON path (e.g. subject.id, context.a[2].b) so the caller can fix the
 // request. Neither Field nor Msg ever repeats more than a short, escaped
-// prefix of a request value (see shortValue and pathKey).
+// prefix of a request value (see shortValue and appendPathKey).
 type DecodeError struct {
 	// Field is the JSON path of the offending value ("" for the document).
 	Field string
@@ -213,9 +213,6 @@ func appendPathKey(b []byte, k string) []byte {
 	b = append(b, shortValue(k)...)
 	return append(b, ']')
 }
-
-// pathKey renders key k as the first step of a path (see appendPathKey).
-func pathKey(k string) string { return string(appendPathKey(nil, k)) }
 
 func (s *scanner) syntax(field string) bool {
 	if s.i >= len(s.b) {
