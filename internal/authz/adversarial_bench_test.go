@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,7 +90,8 @@ func floodChildHandler(t testing.TB) http.Handler {
 	st := store.New()
 	st.Set(tenant, &store.Entry{Snapshot: sampleSnapshot(t), CompiledAt: time.Now()})
 	st.Set(costlyTenant, &store.Entry{Snapshot: costlySnapshot(t, tagsCond), CompiledAt: time.Now()})
-	h, err := New(st, Options{Authenticator: adversaryTokens, TenantAuthorizer: None{}})
+	seats, _ := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_SEATS")) // 0: the default
+	h, err := New(st, Options{Authenticator: adversaryTokens, TenantAuthorizer: None{}, MaxInFlight: seats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func BenchmarkFloodLegitimateP99(b *testing.B) {
 			}
 			b.ResetTimer()
 			legit, err := loadgen.Run(context.Background(), loadgen.Config{
-				Addr: addr, Requests: reqs, Connections: 4, Rate: 1000,
+				Addr: addr, Requests: reqs, Connections: 16, Rate: 1000,
 				Warmup: 500 * time.Millisecond, Duration: benchDuration(), ExpectStatus: 200,
 			})
 			b.StopTimer()
@@ -175,11 +177,11 @@ func TestBenchFlooderChild(t *testing.T) {
 	defer stop()
 	req := loadgen.NewRequest("POST", addr, os.Getenv("GATEHOUSE_FLOOD_PATH"), []byte(os.Getenv("GATEHOUSE_FLOOD_BODY")),
 		"Content-Type", "application/json", "Authorization", "Bearer hostile-token")
-	res, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Connections: 64, Duration: loadgen.MaxDuration - time.Minute, Requests: [][]byte{req}, ExpectStatus: 200})
+	res, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Connections: 64, Duration: loadgen.MaxDuration - time.Minute, Requests: [][]byte{req}})
 	if res == nil {
 		fmt.Printf("flooder: %v\n", err)
 		return
 	}
-	// Refused requests (429, 422) count as errors: they are the point.
+	// Refused requests (429, 422) are answers too: the flood goes on.
 	fmt.Printf("flooder: %v\n", res)
 }

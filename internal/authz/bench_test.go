@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,8 @@ func TestBenchServerChild(t *testing.T) {
 	var h http.Handler = http.HandlerFunc(bareHandler)
 	switch kind {
 	case "gatehouse":
-		h, _ = newTestHandler(t, Options{})
+		seats, _ := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_SEATS")) // 0: the default
+		h, _ = newTestHandler(t, Options{MaxInFlight: seats})
 	case floodChildKind:
 		h = floodChildHandler(t)
 	}

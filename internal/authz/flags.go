@@ -2,7 +2,6 @@ package authz
 
 import (
 	"flag"
-	"strconv"
 )
 
 // BindFlags registers the endpoint's limits and SubjectAccessReview mapping
@@ -11,7 +10,7 @@ import (
 // and NewServer apply, which the help texts state.
 func BindFlags(fs *flag.FlagSet, o *Options, so *ServerOptions) {
 	fs.Int64Var(&o.MaxBodyBytes, "authz-max-body-bytes", DefaultMaxBodyBytes, "Largest request body in bytes; larger bodies get 413.")
-	fs.IntVar(&o.MaxInFlight, "authz-max-in-flight", 0, "Requests decoded and evaluated at once (0: "+strconv.Itoa(DefaultSeatsPerCPU)+" per CPU); the others queue fairly per caller and tenant.")
+	fs.IntVar(&o.MaxInFlight, "authz-max-in-flight", 0, "Requests decoded and evaluated at once (0: GOMAXPROCS-1, at least 1); the others queue fairly per caller and tenant.")
 	fs.IntVar(&o.MaxQueuePerFlow, "authz-max-queue-per-flow", DefaultMaxQueuePerFlow, "Requests one caller may have queued for one tenant; beyond it 429.")
 	fs.IntVar(&o.MaxQueue, "authz-max-queue", DefaultMaxQueue, "Requests queued in all; beyond it 429.")
 	fs.DurationVar(&o.QueueWait, "authz-queue-wait", DefaultQueueWait, "Longest a request waits in the queue; then 429.")

@@ -35,14 +35,10 @@ const (
 	// may spend together, DefaultMaxConditionTime the time.
 	DefaultMaxRequestCost   = 1_000_000
 	DefaultMaxConditionTime = 25 * time.Millisecond
-	// DefaultSeatsPerCPU times GOMAXPROCS is how many requests work at
-	// once; the others queue fairly (DefaultMaxQueuePerFlow per caller and
-	// tenant, DefaultMaxQueue in all) for at most DefaultQueueWait. Few
-	// seats per core keep a flood of costly requests from diluting a
-	// legitimate request's share of the CPU: it waits for a seat, which
-	// the fair queue hands it within a quantum, instead of competing with
-	// every request in flight.
-	DefaultSeatsPerCPU     = 2
+	// By default one request fewer than GOMAXPROCS works at once (at
+	// least one, see defaultMaxInFlight); the others queue fairly
+	// (DefaultMaxQueuePerFlow per caller and tenant, DefaultMaxQueue in
+	// all) for at most DefaultQueueWait.
 	DefaultMaxQueuePerFlow = 256
 	DefaultMaxQueue        = 1024
 	DefaultQueueWait       = 500 * time.Millisecond
@@ -128,12 +124,11 @@ type Options struct {
 	MaxRequestCost   int64
 	MaxConditionTime time.Duration
 	// MaxInFlight is how many requests are decoded and evaluated at once
-	// (default 2 per GOMAXPROCS). Beyond it requests queue per flow
+	// (default GOMAXPROCS-1, at least 1). Beyond it requests queue per flow
 	// (caller and tenant), at most MaxQueuePerFlow per flow (default 256)
 	// and MaxQueue in all (default 1,024), for at most QueueWait (default
 	// 500 ms); freed seats go to the queued flows in turn, and a long
-	// request hands its seat on every millisecond between items while
-	// others wait. A request that finds its queue full or waits too long
+	// request hands its seat on every 200 µs of work while others wait. A request that finds its queue full or waits too long
 	// gets 429 with Retry-After.
 	MaxInFlight, MaxQueuePerFlow, MaxQueue int
 	QueueWait                              time.Duration
@@ -187,6 +182,7 @@ type state struct {
 	sw     *statusWriter
 	flow   flowKey
 	seatAt time.Time
+	ctx    context.Context
 }
 
 // New returns a Handler serving st. It fails when Options lack an
@@ -231,7 +227,7 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	defInt64(&opts.MaxBytesInFlight, DefaultMaxBytesInFlight)
 	defInt64(&opts.MaxBytesPerCaller, DefaultMaxBytesPerCaller)
 	defInt64(&opts.MaxRequestCost, DefaultMaxRequestCost)
-	defInt(&opts.MaxInFlight, DefaultSeatsPerCPU*runtime.GOMAXPROCS(0))
+	defInt(&opts.MaxInFlight, defaultMaxInFlight())
 	defInt(&opts.MaxQueuePerFlow, DefaultMaxQueuePerFlow)
 	defInt(&opts.MaxQueue, DefaultMaxQueue)
 	defInt(&opts.FailedAuthBurst, DefaultFailedAuthBurst)
@@ -262,12 +258,24 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	if opts.FailedAuthRate > 0 {
 		h.failures = newFailureLimiter(opts.FailedAuthRate, opts.FailedAuthBurst, maxFailureSources)
 	}
-	h.pool.New = func() any { return &state{} }
+	h.pool.New = func() any {
+		st := &state{}
+		// One closure per pooled state, none per request.
+		st.budget.SetPause(func() { h.pause(st) })
+		return st
+	}
 	h.writers.New = func() any { return &statusWriter{} }
 	empty := map[*snapshot.Snapshot][]string{}
 	h.revs.Store(&empty)
 	return h, nil
 }
+
+// defaultMaxInFlight leaves one processor without a seat: while every seat
+// runs costly work, the Go scheduler would otherwise look at the network
+// only every 10 ms (sysmon), so a new request, however cheap, would wait
+// that long before it could even queue. With a processor free, it is read
+// at once and gets a seat within a quantum (seatQuantum).
+func defaultMaxInFlight() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 func defInt(p *int, v int) {
 	if *p <= 0 {
@@ -555,7 +563,7 @@ func (h *Handler) takeBody(w http.ResponseWriter, r *http.Request, st *state, ca
 // refusal itself. The seat is freed when the answer starts (statusWriter),
 // so a slow reader does not hold it.
 func (h *Handler) takeSeat(w *statusWriter, r *http.Request, st *state, caller *Caller, tenant string) bool {
-	st.sw, st.flow = w, flowKey{caller.Key, tenant}
+	st.sw, st.flow, st.ctx = w, flowKey{caller.Key, tenant}, r.Context()
 	a, waited := h.seats.acquire(r.Context(), st.flow)
 	if waited > 0 && h.opts.Observer != nil {
 		h.opts.Observer.ObserveQueued(waited)
@@ -576,8 +584,11 @@ func (h *Handler) takeSeat(w *statusWriter, r *http.Request, st *state, caller *
 }
 
 // seatQuantum is how long a request works on its seat before it lets
-// queued flows have it (share).
-const seatQuantum = time.Millisecond
+// queued flows have it (share): short enough that a cheap request queued
+// behind costly ones waits a fraction of a millisecond, long enough that
+// handing over (a lock and a goroutine switch, about a microsecond) costs
+// under 1%.
+const seatQuantum = 200 * time.Microsecond
 
 // share is called between the items of a long request (batches, resource
 // search): once it has held its seat for seatQuantum and other requests
@@ -585,7 +596,7 @@ const seatQuantum = time.Millisecond
 // costly request costs other flows one quantum of waiting, not its whole
 // run. When the request's context ends meanwhile, it holds no seat and
 // its budget stops it.
-func (h *Handler) share(r *http.Request, st *state) {
+func (h *Handler) share(st *state) {
 	if st.sw == nil || st.sw.seats == nil {
 		return
 	}
@@ -593,12 +604,22 @@ func (h *Handler) share(r *http.Request, st *state) {
 	if now.Sub(st.seatAt) < seatQuantum {
 		return
 	}
-	if !h.seats.yield(r.Context(), st.flow) {
+	if !h.seats.yield(st.ctx, st.flow) {
 		st.sw.seats = nil
 		st.budget.Alive() // records the context's end
 		return
 	}
 	st.seatAt = time.Now()
+}
+
+// pause is where long work lets others run: between batch items and
+// candidates, every 256 comprehension steps and every 1,024 who-can
+// members (snapshot.Budget). It yields the processor, so that a request
+// that just got its seat runs now rather than after the scheduler's
+// 10 ms preemption slice, and shares the seat (share).
+func (h *Handler) pause(st *state) {
+	runtime.Gosched()
+	h.share(st)
 }
 
 // reject answers 429 with Retry-After and counts the refusal.
@@ -633,7 +654,7 @@ func (h *Handler) overBudget(w http.ResponseWriter, st *state) bool {
 func (h *Handler) put(st *state) {
 	h.bytes.free(st.caller, st.held)
 	st.held, st.caller = 0, ""
-	st.sw, st.flow, st.seatAt = nil, flowKey{}, time.Time{}
+	st.sw, st.flow, st.seatAt, st.ctx = nil, flowKey{}, time.Time{}, nil
 	st.budget.Reset(nil, 0, 0)
 	if cap(st.body) > maxPooledBuffer {
 		st.body = nil
@@ -905,7 +926,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 			// Items without conditions never look at the budget: look
 			// at the context now and then.
 			if i&15 == 15 {
-				h.share(r, st)
+				h.pause(st)
 				if !st.budget.Alive() {
 					break
 				}

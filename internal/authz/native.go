@@ -299,7 +299,7 @@ func (h *Handler) searchResource(w http.ResponseWriter, r *http.Request, snap *s
 			allowed = append(allowed, i)
 		}
 		if i&15 == 15 {
-			h.share(r, st)
+			h.pause(st)
 		}
 		if !st.budget.Alive() {
 			break

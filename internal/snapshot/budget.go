@@ -49,6 +49,9 @@ const interruptVar = "#interrupted"
 // concurrent use. A nil *Budget is unlimited (each evaluation still stops
 // at MaxEvalSteps).
 type Budget struct {
+	// pause, when set, is called at the points where work can be
+	// interrupted (see SetPause).
+	pause     func()
 	ctx       context.Context
 	limit     int64
 	left      int64
@@ -67,8 +70,22 @@ func NewBudget(ctx context.Context, cost int64, condTime time.Duration) *Budget 
 }
 
 // Reset re-arms b for another request, so that callers can pool budgets.
+// The pause function (SetPause) is kept.
 func (b *Budget) Reset(ctx context.Context, cost int64, condTime time.Duration) {
-	*b = Budget{ctx: ctx, limit: cost, left: cost, timeLimit: condTime}
+	*b = Budget{pause: b.pause, ctx: ctx, limit: cost, left: cost, timeLimit: condTime}
+}
+
+// SetPause sets a function called every 256 comprehension steps and every
+// 1,024 members of a who-can walk: a server uses it to let other requests
+// run (yield the processor, hand its slot on) in the middle of long work.
+func (b *Budget) SetPause(f func()) { b.pause = f }
+
+// Pause calls the pause function, if any; callers looping over items of
+// their own call it between items.
+func (b *Budget) Pause() {
+	if b != nil && b.pause != nil {
+		b.pause()
+	}
 }
 
 // Err is nil while the budget lasts, ErrBudgetExceeded once the conditions
@@ -214,6 +231,12 @@ func (m *meter) step() bool {
 // runningOK is ok for an evaluation under way: it also counts the running
 // evaluation's time.
 func (b *Budget) runningOK() bool {
+	if b.pause != nil {
+		// Time given to others is not this request's condition time.
+		p := time.Now()
+		b.pause()
+		b.evalStart = b.evalStart.Add(time.Since(p))
+	}
 	if b.timeLimit > 0 && b.timeUsed+time.Since(b.evalStart) >= b.timeLimit {
 		return false
 	}

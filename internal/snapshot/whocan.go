@@ -70,8 +70,11 @@ func (q Bounded) WhoCan(action string, res Resource) []Grantee {
 			generic = s.check(p, req)
 		}
 		for n, id := range p.members {
-			if n&1023 == 1023 && !b.ok() {
-				break
+			if n&1023 == 1023 {
+				b.Pause()
+				if !b.ok() {
+					break
+				}
 			}
 			d := generic
 			if perMember || candidates[id] {
