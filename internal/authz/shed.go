@@ -75,26 +75,11 @@ func (l *fairLimiter) acquire(ctx context.Context, key flowKey) (a admission, qu
 		l.mu.Unlock()
 		return admitted, 0
 	}
-	f := l.flows[key]
-	if f == nil {
-		f = &flow{key: key}
-		l.flows[key] = f
-	}
-	if len(f.waiters) >= l.flowQueue || l.queued >= l.totalQueue {
-		if len(f.waiters) == 0 {
-			delete(l.flows, key)
-		}
+	if f := l.flows[key]; (f != nil && len(f.waiters) >= l.flowQueue) || l.queued >= l.totalQueue {
 		l.mu.Unlock()
 		return rejectFull, 0
 	}
-	w := l.waiters.Get().(*waiter)
-	w.granted = false
-	f.waiters = append(f.waiters, w)
-	l.queued++
-	if !f.inRing {
-		f.inRing = true
-		l.ring = append(l.ring, f)
-	}
+	f, w := l.enqueue(key)
 	l.mu.Unlock()
 
 	start := time.Now()
@@ -115,18 +100,45 @@ func (l *fairLimiter) acquire(ctx context.Context, key flowKey) (a admission, qu
 		w.timer.Stop()
 		why = rejectGone
 	}
+	if l.abandon(f, w) {
+		return admitted, time.Since(start)
+	}
+	return why, time.Since(start)
+}
+
+// enqueue queues a waiter in the flow (created if new, put in the ring if
+// out of it); mu is held.
+func (l *fairLimiter) enqueue(key flowKey) (*flow, *waiter) {
+	f := l.flows[key]
+	if f == nil {
+		f = &flow{key: key}
+		l.flows[key] = f
+	}
+	w := l.waiters.Get().(*waiter)
+	w.granted = false
+	f.waiters = append(f.waiters, w)
+	l.queued++
+	if !f.inRing {
+		f.inRing = true
+		l.ring = append(l.ring, f)
+	}
+	return f, w
+}
+
+// abandon takes back a waiter that stopped waiting. It reports true when
+// the seat was handed to it meanwhile: the caller then holds it.
+func (l *fairLimiter) abandon(f *flow, w *waiter) bool {
 	l.mu.Lock()
 	if w.granted {
-		// The seat was handed over while we gave up: keep it.
 		l.mu.Unlock()
-		<-w.ready
+		<-w.ready // release signals after unlocking
 		l.waiters.Put(w)
-		return admitted, time.Since(start)
+		return true
 	}
 	l.dequeue(f, w)
 	l.mu.Unlock()
 	l.waiters.Put(w)
-	return why, time.Since(start)
+	return false
 }
 
 // dequeue removes a waiter that gave up; mu is held.
@@ -205,19 +217,7 @@ func (l *fairLimiter) yield(ctx context.Context, key flowKey) bool {
 		return true
 	}
 	next := l.handOff()
-	f := l.flows[key]
-	if f == nil {
-		f = &flow{key: key}
-		l.flows[key] = f
-	}
-	w := l.waiters.Get().(*waiter)
-	w.granted = false
-	f.waiters = append(f.waiters, w)
-	l.queued++
-	if !f.inRing {
-		f.inRing = true
-		l.ring = append(l.ring, f)
-	}
+	f, w := l.enqueue(key)
 	l.mu.Unlock()
 	next.ready <- struct{}{}
 	select {
@@ -225,18 +225,8 @@ func (l *fairLimiter) yield(ctx context.Context, key flowKey) bool {
 		l.waiters.Put(w)
 		return true
 	case <-ctx.Done():
+		return l.abandon(f, w)
 	}
-	l.mu.Lock()
-	if w.granted {
-		l.mu.Unlock()
-		<-w.ready
-		l.waiters.Put(w)
-		return true
-	}
-	l.dequeue(f, w)
-	l.mu.Unlock()
-	l.waiters.Put(w)
-	return false
 }
 
 // load reports the seats in use and the requests queued.
