@@ -34,7 +34,7 @@ const (
 	// comprehension steps, see snapshot.Budget) one request's conditions
 	// may spend together, DefaultMaxConditionTime the time.
 	DefaultMaxRequestCost   = 1_000_000
-	DefaultMaxConditionTime = 25 * time.Millisecond
+	DefaultMaxConditionTime = 20 * time.Millisecond
 	// By default one request fewer than GOMAXPROCS works at once (at
 	// least one, see defaultMaxInFlight); the others queue fairly
 	// (DefaultMaxQueuePerFlow per caller and tenant, DefaultMaxQueue in
@@ -119,7 +119,7 @@ type Options struct {
 	// MaxRequestCost bounds the cost all conditions of one request spend
 	// together (default 1,000,000 units: one per condition evaluation and
 	// per comprehension step, see snapshot.Budget), MaxConditionTime the
-	// time they run (default 25 ms). A request that needs more gets 422
+	// time they run (default 20 ms). A request that needs more gets 422
 	// and no partial answer.
 	MaxRequestCost   int64
 	MaxConditionTime time.Duration
@@ -128,7 +128,8 @@ type Options struct {
 	// (caller and tenant), at most MaxQueuePerFlow per flow (default 256)
 	// and MaxQueue in all (default 1,024), for at most QueueWait (default
 	// 500 ms); freed seats go to the queued flows in turn, and a long
-	// request hands its seat on every 200 µs of work while others wait. A request that finds its queue full or waits too long
+	// request hands its seat on every 100 µs of work while others wait.
+	// A request that finds its queue full or waits too long
 	// gets 429 with Retry-After.
 	MaxInFlight, MaxQueuePerFlow, MaxQueue int
 	QueueWait                              time.Duration
@@ -588,7 +589,7 @@ func (h *Handler) takeSeat(w *statusWriter, r *http.Request, st *state, caller *
 // behind costly ones waits a fraction of a millisecond, long enough that
 // handing over (a lock and a goroutine switch, about a microsecond) costs
 // under 1%.
-const seatQuantum = 200 * time.Microsecond
+const seatQuantum = 100 * time.Microsecond
 
 // share is called between the items of a long request (batches, resource
 // search): once it has held its seat for seatQuantum and other requests
