@@ -47,6 +47,19 @@
 // implements both with TokenReview and SubjectAccessReview; None is the
 // development mode.
 //
+// # Limits
+//
+// No caller can stall the handler, exhaust its memory or take more than
+// its share (README, Limits; flags in BindFlags): bodies are read as they
+// arrive from a byte budget (in all and per caller); requests work on a
+// few seats (GOMAXPROCS-1) and queue fairly per (caller, tenant) flow
+// beyond them, with 429 and Retry-After past a flow's queue or the queue
+// wait, and long requests hand their seat on every 100 µs of work; every
+// request has a condition budget (snapshot.Budget: cost units, condition
+// time, the request's context), refused as a whole with 422 when spent;
+// failed authentications are rate-limited per source address; Server
+// bounds connections in all and per address.
+//
 // # Performance
 //
 // The evaluation path allocates nothing once warm: the request body is read
