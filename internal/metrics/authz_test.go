@@ -65,3 +65,24 @@ func TestAuthzObserverAllocs(t *testing.T) {
 		t.Errorf("%.1f allocs per observed request, want 0", allocs)
 	}
 }
+
+func TestAuthzObserverRejections(t *testing.T) {
+	o := metrics.NewAuthzObserver(nil, "queue_full", "request_budget")
+	if v := counter(t, "gatehouse_authz_rejected_total", map[string]string{"reason": "request_budget"}); v != 0 {
+		t.Fatalf("pre-created series: %v", v)
+	}
+	o.ObserveRejected("queue_full")
+	o.ObserveRejected("queue_full")
+	o.ObserveRejected("later") // a reason without a pre-created series
+	o.ObserveQueued(3 * time.Millisecond)
+	for reason, want := range map[string]float64{"queue_full": 2, "later": 1, "request_budget": 0} {
+		if got := counter(t, "gatehouse_authz_rejected_total", map[string]string{"reason": reason}); got != want {
+			t.Errorf("rejected{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
+	for _, m := range series(t, "gatehouse_authz_queue_wait_seconds") {
+		if m.GetHistogram().GetSampleCount() != 1 {
+			t.Errorf("queue waits: %d samples, want 1", m.GetHistogram().GetSampleCount())
+		}
+	}
+}
