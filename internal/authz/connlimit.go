@@ -18,7 +18,6 @@ type connLimiter struct {
 	mu      sync.Mutex
 	open    int
 	sources map[string]int
-	refused uint64
 }
 
 func newConnLimiter(ln net.Listener, total, perSource int) *connLimiter {
@@ -35,7 +34,6 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		src := sourceOf(c.RemoteAddr().String())
 		l.mu.Lock()
 		if l.open >= l.total || l.sources[src] >= l.perSource {
-			l.refused++
 			l.mu.Unlock()
 			c.Close()
 			continue
@@ -56,13 +54,6 @@ func (l *connLimiter) done(src string) {
 	} else {
 		delete(l.sources, src)
 	}
-}
-
-// counts reports the open connections and the connections refused so far.
-func (l *connLimiter) counts() (open int, refused uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.open, l.refused
 }
 
 type limitedConn struct {

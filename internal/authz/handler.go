@@ -656,7 +656,7 @@ func (h *Handler) put(st *state) {
 	h.bytes.free(st.caller, st.held)
 	st.held, st.caller = 0, ""
 	st.sw, st.flow, st.seatAt, st.ctx = nil, flowKey{}, time.Time{}, nil
-	st.budget.Reset(nil, 0, 0)
+	st.budget.Reset(context.Background(), 0, 0)
 	if cap(st.body) > maxPooledBuffer {
 		st.body = nil
 	}

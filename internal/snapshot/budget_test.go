@@ -50,7 +50,7 @@ func tagsReq(id string, tags []any, b *snapshot.Budget) *snapshot.Request {
 func TestBudget(t *testing.T) {
 	s := budgetTenant(t, 10)
 	tags := haystack(1000)
-	one := snapshot.NewBudget(nil, 1<<40, 0)
+	one := snapshot.NewBudget(context.Background(), 1<<40, 0)
 	if d := s.Check(tagsReq("u00001", tags, one)); d.Allowed || d.Reason != snapshot.ReasonConditionFalse {
 		t.Fatalf("unlimited budget: %+v", d)
 	}
@@ -66,12 +66,12 @@ func TestBudget(t *testing.T) {
 		wantChecks int
 	}{
 		"nil budget never stops": {budget: nil, checks: 50, wantReason: snapshot.ReasonConditionFalse, wantChecks: -1},
-		"no limits":              {budget: snapshot.NewBudget(nil, 0, 0), checks: 50, wantReason: snapshot.ReasonConditionFalse, wantChecks: -1},
-		"large enough":           {budget: snapshot.NewBudget(nil, 1_000_000_000, time.Hour), checks: 50, wantReason: snapshot.ReasonConditionFalse, wantChecks: -1},
-		"spent after three":      {budget: snapshot.NewBudget(nil, 3*one.Spent()+1, 0), checks: 50, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 3},
-		"exactly three":          {budget: snapshot.NewBudget(nil, 3*one.Spent(), 0), checks: 50, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 3},
-		"out of time":            {budget: snapshot.NewBudget(nil, 0, time.Nanosecond), checks: 5, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 0},
-		"spent by the first":     {budget: snapshot.NewBudget(nil, 2, 0), checks: 5, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 0},
+		"no limits":              {budget: snapshot.NewBudget(context.Background(), 0, 0), checks: 50, wantReason: snapshot.ReasonConditionFalse, wantChecks: -1},
+		"large enough":           {budget: snapshot.NewBudget(context.Background(), 1_000_000_000, time.Hour), checks: 50, wantReason: snapshot.ReasonConditionFalse, wantChecks: -1},
+		"spent after three":      {budget: snapshot.NewBudget(context.Background(), 3*one.Spent()+1, 0), checks: 50, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 3},
+		"exactly three":          {budget: snapshot.NewBudget(context.Background(), 3*one.Spent(), 0), checks: 50, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 3},
+		"out of time":            {budget: snapshot.NewBudget(context.Background(), 0, time.Nanosecond), checks: 5, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 0},
+		"spent by the first":     {budget: snapshot.NewBudget(context.Background(), 2, 0), checks: 5, wantErr: snapshot.ErrBudgetExceeded, wantChecks: 0},
 		"context already ended":  {budget: snapshot.NewBudget(cancelled, 0, 0), checks: 5, wantErr: context.Canceled, wantChecks: 0},
 	}
 	for name, tc := range tests {
@@ -112,7 +112,7 @@ func TestBudgetStopsWhoCan(t *testing.T) {
 	if all := s.WhoCan("view", res); len(all) != 2000 {
 		t.Fatalf("unbounded who-can: %d subjects, want 2000", len(all))
 	}
-	b := snapshot.NewBudget(nil, 50_000, 0)
+	b := snapshot.NewBudget(context.Background(), 50_000, 0)
 	got := s.Within(b).WhoCan("view", res)
 	if !errors.Is(b.Err(), snapshot.ErrBudgetExceeded) {
 		t.Fatalf("Err() = %v after %d subjects", b.Err(), len(got))
@@ -162,7 +162,7 @@ func TestBudgetContextInterruptsCondition(t *testing.T) {
 	}
 	// Mid-way: a time limit crossed inside one comprehension stops it
 	// within 256 steps of the 1,000.
-	b = snapshot.NewBudget(nil, 1<<40, time.Nanosecond)
+	b = snapshot.NewBudget(context.Background(), 1<<40, time.Nanosecond)
 	if d := s.Check(tagsReq("u00000", haystack(1000), b)); d.Reason != snapshot.ReasonBudgetExceeded || b.Spent() > 1+256 {
 		t.Fatalf("time limit: %+v after %d units", d, b.Spent())
 	}
@@ -174,10 +174,10 @@ func TestBudgetContextInterruptsCondition(t *testing.T) {
 func BenchmarkWorstConditionCost(b *testing.B) {
 	s := budgetTenant(b, 1)
 	tags := haystack(1000)
-	bud := snapshot.NewBudget(nil, 0, 0)
+	bud := snapshot.NewBudget(context.Background(), 0, 0)
 	var cost int64
 	for b.Loop() {
-		bud.Reset(nil, 1<<62, 0)
+		bud.Reset(context.Background(), 1<<62, 0)
 		s.Check(tagsReq("u00000", tags, bud))
 		cost = bud.Spent()
 	}
