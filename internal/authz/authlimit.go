@@ -3,6 +3,7 @@ package authz
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type failureLimiter struct {
 
 	mu      sync.Mutex
 	sources map[string]*bucket
+	// tracked mirrors len(sources), so that while no source has failed
+	// a request takes no lock.
+	tracked atomic.Int64
 }
 
 type bucket struct {
@@ -43,6 +47,9 @@ func sourceOf(remoteAddr string) string {
 // blocked reports whether the source has no failures left to spend. It
 // does not allocate for sources that never failed.
 func (l *failureLimiter) blocked(src string) bool {
+	if l.tracked.Load() == 0 {
+		return false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.sources[src]
@@ -64,6 +71,7 @@ func (l *failureLimiter) fail(src string) {
 		}
 		b = &bucket{tokens: l.burst, last: l.now()}
 		l.sources[src] = b
+		l.tracked.Store(int64(len(l.sources)))
 	}
 	l.refill(b)
 	if b.tokens >= 1 {
@@ -87,14 +95,14 @@ func (l *failureLimiter) sweep() {
 			delete(l.sources, k)
 		}
 	}
-	if len(l.sources) < l.max {
-		return
-	}
-	drop := max(1, l.max/10)
-	for k := range l.sources {
-		delete(l.sources, k)
-		if drop--; drop == 0 {
-			return
+	if len(l.sources) >= l.max {
+		drop := max(1, l.max/10)
+		for k := range l.sources {
+			delete(l.sources, k)
+			if drop--; drop == 0 {
+				break
+			}
 		}
 	}
+	l.tracked.Store(int64(len(l.sources)))
 }
