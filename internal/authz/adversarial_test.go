@@ -558,3 +558,33 @@ func TestAdversarialErrorsAreShort(t *testing.T) {
 		})
 	}
 }
+
+// Attack: a number just past a condition's threshold that a float64 rounds
+// onto it. technician may create purchase orders up to 5,000
+// (amount <= 5000); 5000.0000000000001 would compare equal to 5000.
+func TestAdversarialInexactNumbers(t *testing.T) {
+	h, _ := newTestHandler(t, Options{})
+	po := func(amount string) string {
+		return `{"subject":{"type":"user","id":"tom.tech"},"action":{"name":"create"},"resource":{"type":"purchaseorders","properties":{"amount":` + amount + `}}}`
+	}
+	tests := map[string]struct {
+		amount   string
+		status   int
+		decision string
+	}{
+		"at the threshold":              {"5000", 200, `"decision":true`},
+		"below it":                      {"4999.99", 200, `"decision":true`},
+		"above it":                      {"5000.01", 200, `"decision":false`},
+		"above it by less than a float": {"5000.0000000000001", 400, "resource.properties.amount"},
+		"a huge integer":                {"9007199254740993", 400, "resource.properties.amount"},
+		"as a string, compared as one":  {`"5000.0000000000001"`, 200, `"decision":false`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := do(h, "POST", base+"/access/v1/evaluation", po(tc.amount))
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.decision) {
+				t.Fatalf("amount %s: %d %s, want %d with %s", tc.amount, w.Code, w.Body, tc.status, tc.decision)
+			}
+		})
+	}
+}
