@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -331,7 +332,9 @@ type planOut struct {
 	snapshot.Plan
 	SQL *sqlOut `json:"sql,omitempty"`
 	// SQLError says why no SQL could be rendered (an unmapped property or
-	// a condition SQL cannot express); the filter is still valid.
+	// a condition SQL cannot express); the filter is still valid. A column
+	// that is not an SQL identifier is the caller's mistake: a 400 naming
+	// columns.<property>.
 	SQLError string `json:"sqlError,omitempty"`
 }
 
@@ -358,9 +361,15 @@ func (h *Handler) plan(w http.ResponseWriter, snap *snapshot.Snapshot, req *requ
 			opts = append(opts, snapshot.SQLArgOffset(req.argOffset))
 		}
 		where, args, err := p.SQL(req.columns, opts...)
-		if err != nil {
+		var bad *snapshot.ColumnError
+		switch {
+		case errors.As(err, &bad):
+			// The reason names byte offsets only, never the value.
+			h.badRequest(w, tenant, string(appendPathKey([]byte("columns"), bad.Property))+": not an SQL identifier: "+bad.Reason)
+			return
+		case err != nil:
 			out.SQLError = err.Error()
-		} else {
+		default:
 			if args == nil {
 				args = []any{}
 			}

@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -54,22 +55,22 @@ func TestPlanKindsAndSQL(t *testing.T) {
 		"never: unknown subject": {subject: snapshot.Subject{ID: "zz"}, action: "view", res: "reports", kind: snapshot.PlanNever, where: "FALSE"},
 		"never: condition false for this subject": {subject: snapshot.Subject{ID: "u1"}, action: "delete", res: "purchaseorders", kind: snapshot.PlanNever, where: "FALSE"},
 		"own or assigned and unit tree": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "workorders", kind: snapshot.PlanConditional,
-			where: "(owner_id = $1 OR $2 = ANY(assignee_ids) OR (unit_path = $3 OR unit_path LIKE $4 ESCAPE '\\'))",
+			where: `("owner_id" = $1 OR $2 = ANY("assignee_ids") OR ("unit_path" = $3 OR "unit_path" LIKE $4 ESCAPE '\'))`,
 			args:  []any{"u1", "u1", "/ca/ab", "/ca/ab/%"}},
 		"unit": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "assets", kind: snapshot.PlanConditional,
-			where: "unit_path = $1", args: []any{"/ca/ab"}},
+			where: `"unit_path" = $1`, args: []any{"/ca/ab"}},
 		"facility": {subject: snapshot.Subject{ID: "u1"}, action: "edit", res: "workorders", kind: snapshot.PlanConditional,
-			where: "facility_id IN ($1, $2)", args: []any{"f1", "f2"}},
+			where: `"facility_id" IN ($1, $2)`, args: []any{"f1", "f2"}},
 		"company with extra companies": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "invoices", kind: snapshot.PlanConditional,
-			where: "company_id IN ($1, $2)", args: []any{"acme", "globex"}},
+			where: `"company_id" IN ($1, $2)`, args: []any{"acme", "globex"}},
 		"CEL translated with subject folded in": {subject: snapshot.Subject{ID: "s1"}, action: "view", res: "reports", kind: snapshot.PlanConditional,
-			where: "company_id IN ($1)", args: []any{"initech"}},
+			where: `"company_id" IN ($1)`, args: []any{"initech"}},
 		"CEL comparison and in-list": {subject: snapshot.Subject{ID: "u1"}, action: "view", res: "purchaseorders", kind: snapshot.PlanConditional,
-			where: "(owner_id = $1 AND (status IN ($2, $3) OR amount <= $4))", args: []any{"u1", "open", "new", int64(1000)}},
+			where: `("owner_id" = $1 AND ("status" IN ($2, $3) OR "amount" <= $4))`, args: []any{"u1", "open", "new", int64(1000)}},
 		"CEL residue cannot become SQL": {subject: snapshot.Subject{ID: "u1"}, action: "edit", res: "purchaseorders", kind: snapshot.PlanConditional,
 			sqlErr: "cannot be translated to SQL"},
 		"contact edits": {subject: snapshot.Subject{ID: "u2"}, action: "edit", res: "projects", kind: snapshot.PlanConditional,
-			where: "$1 = ANY(contacts)", args: []any{"u2"}},
+			where: `$1 = ANY("contacts")`, args: []any{"u2"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -102,8 +103,105 @@ func TestPlanKindsAndSQL(t *testing.T) {
 		t.Fatalf("placeholder option: %q %v %v", where, args, err)
 	}
 	where, _, _ = p.SQL(planColumns, snapshot.SQLArgOffset(2))
-	if !strings.HasPrefix(where, "(owner_id = $3") {
+	if !strings.HasPrefix(where, `("owner_id" = $3`) {
 		t.Fatalf("offset: %q", where)
+	}
+}
+
+// TestPlanSQLColumnNames: column names are SQL identifiers, emitted quoted;
+// anything else is refused with an error that names the mapping key and not
+// the value.
+func TestPlanSQLColumnNames(t *testing.T) {
+	s := planTenant(t)
+	cond := s.Plan(snapshot.Subject{ID: "u1"}, "view", "workorders")
+	always := s.Plan(snapshot.Subject{ID: "u1"}, "view", "reports")
+	if cond.Kind != snapshot.PlanConditional || always.Kind != snapshot.PlanAlways {
+		t.Fatalf("kinds %s %s", cond.Kind, always.Kind)
+	}
+	part63 := strings.Repeat("a", 63)
+	valid := map[string]struct{ column, where string }{
+		"plain":               {"unit", `"unit"`},
+		"qualified":           {"t.unit", `"t"."unit"`},
+		"mixed case and $":    {"Org_Unit$2", `"Org_Unit$2"`},
+		"leading underscore":  {"_u", `"_u"`},
+		"63-byte parts":       {part63 + "." + part63, `"` + part63 + `"."` + part63 + `"`},
+		"schema-like and dig": {"s1.u_2", `"s1"."u_2"`},
+	}
+	for name, tc := range valid {
+		t.Run("valid/"+name, func(t *testing.T) {
+			cols := map[string]string{"ownerId": "owner_id", "assigneeIds": "w.assignee_ids", "unit": tc.column}
+			where, args, err := cond.SQL(cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `("owner_id" = $1 OR $2 = ANY("w"."assignee_ids") OR (` + tc.where + ` = $3 OR ` + tc.where + ` LIKE $4 ESCAPE '\'))`
+			if where != want || len(args) != 4 {
+				t.Fatalf("where %s args %v\nwant  %s", where, args, want)
+			}
+		})
+	}
+	hostile := map[string]struct{ column, reason string }{
+		"statement":         {"x; DROP TABLE t", "byte 1 is not an ASCII letter"},
+		"double quote":      {`a"b`, "byte 1 is not"},
+		"space":             {"a b", "byte 1 is not"},
+		"comment":           {"--", "byte 0 is not"},
+		"block comment":     {"a/**/", "byte 1 is not"},
+		"empty":             {"", "it is empty"},
+		"empty middle part": {"a..b", "it has an empty part"},
+		"leading dot":       {".a", "it has an empty part"},
+		"trailing dot":      {"a.", "it has an empty part"},
+		"three parts":       {"a.b.c", "more than two dot-separated parts"},
+		"64-byte part":      {strings.Repeat("a", 64), "a part is longer than 63 bytes"},
+		"64-byte 2nd part":  {"t." + strings.Repeat("b", 64), "a part is longer than 63 bytes"},
+		"non-ASCII":         {"ünï", "byte 0 is not"},
+		"NUL":               {"a\x00b", "byte 1 is not"},
+		"leading digit":     {"1a", "a part starts with a digit or '$' (byte 0)"},
+		"leading $":         {"t.$a", "a part starts with a digit or '$' (byte 2)"},
+		"expression":        {"lower(unit)", "byte 5 is not"},
+		"single quote":      {"a'b", "byte 1 is not"},
+		"backtick":          {"`a`", "byte 0 is not"},
+		"tab":               {"a\tb", "byte 1 is not"},
+	}
+	for name, tc := range hostile {
+		t.Run("hostile/"+name, func(t *testing.T) {
+			cols := map[string]string{"ownerId": "owner_id", "assigneeIds": "assignee_ids", "unit": tc.column}
+			// Refused whatever the plan's kind: a mapping is judged the same
+			// for every subject.
+			for _, p := range []snapshot.Plan{cond, always, {Kind: snapshot.PlanNever}} {
+				where, args, err := p.SQL(cols)
+				var ce *snapshot.ColumnError
+				if !errors.As(err, &ce) {
+					t.Fatalf("%s plan: where %q args %v err %v, want a *ColumnError", p.Kind, where, args, err)
+				}
+				if where != "" || args != nil || ce.Property != "unit" || !strings.Contains(ce.Reason, tc.reason) {
+					t.Fatalf("%s plan: where %q, %+v, want property unit and reason %q", p.Kind, where, ce, tc.reason)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, `property "unit" is not an SQL identifier: `+ce.Reason) {
+					t.Fatalf("message %q", msg)
+				}
+				if len(tc.column) > 1 && strings.Contains(msg, tc.column) {
+					t.Fatalf("message %q repeats the column", msg)
+				}
+			}
+		})
+	}
+	// Of several bad columns the smallest key is named, whatever the map
+	// order; a hostile key is quoted and cut.
+	cols := map[string]string{"unit": "a b", "id": "x;", "amount": "ok", "zz": ""}
+	for range 20 {
+		if _, _, err := cond.SQL(cols); err == nil || err.(*snapshot.ColumnError).Property != "id" {
+			t.Fatalf("smallest key: %v", err)
+		}
+	}
+	key := "k\"; DROP TABLE t; --" + strings.Repeat("x", 100)
+	_, _, err := always.SQL(map[string]string{key: "a b"})
+	if err == nil || strings.Contains(err.Error(), "xxxxxxxxxx"+"xxxxxxxxxx") || !strings.Contains(err.Error(), `property "k\"; DROP TABLE t; --xxxxxxxxxxxx"… is not`) {
+		t.Fatalf("hostile key: %v", err)
+	}
+	// An unmapped property and a residue are still reported as before.
+	if _, _, err := cond.SQL(map[string]string{"ownerId": "owner_id"}); err == nil || errors.As(err, new(*snapshot.ColumnError)) {
+		t.Fatalf("unmapped: %v", err)
 	}
 }
 
