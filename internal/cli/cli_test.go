@@ -46,6 +46,7 @@ var goldenCases = []struct {
 	{"test_invalid", []string{"test", "-f", samples, "testdata/invalid_test.yaml"}, "", 2},
 	{"check_allowed", []string{"check", "-f", samples, "--subject", "tom.tech", "--action", "edit", "--resource", "workorders/42", "--prop", "unit=/ca/ab/calgary/north", "--explain"}, "", 0},
 	{"check_denied", []string{"check", "-f", samples, "--tenant", "acme-field-services", "--subject", "sue.supplier", "--action", "view", "--resource", "purchaseorders/7", "--prop", "companyId=globex-valves", "--subject-prop", "company=globex-valves"}, "", 1},
+	{"check_unknown_explain", []string{"check", "-f", samples, "--subject", "nobody.here", "--action", "view", "--resource", "workorders/7", "--explain"}, "", 1},
 	{"check_external_group_json", []string{"check", "-f", samples, "--subject", "alice", "--group", "acme-staff", "--action", "view", "--resource", "workorders/7", "--prop", "ownerId=alice", "-o", "json"}, "", 0},
 	{"check_missing_flags", []string{"check", "-f", samples, "--subject", "tom.tech"}, "", 2},
 	{"check_unknown_tenant", []string{"check", "-f", samples, "--tenant", "globex", "--subject", "tom.tech", "--action", "view", "--resource", "workorders"}, "", 2},
@@ -220,8 +221,14 @@ func TestWhoCanAndPlan(t *testing.T) {
 		t.Errorf("vic.viewer view purchaseorders: %+v", plan.Plan)
 	}
 	decode(t, &plan, 0, "can-i-list", "-f", samples, "--subject", "sue.supplier", "view", "purchaseorders", "--sql", "--column", "companyId=company_id")
-	if plan.Plan.Kind != "conditional" || plan.SQL != "company_id IN ($1)" || len(plan.Args) != 1 || plan.Args[0] != "northern-pipe-supply" {
+	if plan.Plan.Kind != "conditional" || plan.SQL != `"company_id" IN ($1)` || len(plan.Args) != 1 || plan.Args[0] != "northern-pipe-supply" {
 		t.Errorf("sue.supplier plan: %+v", plan)
+	}
+	// A column that is not an SQL identifier is a usage error naming the
+	// property, never pasted into SQL.
+	_, stderr, code := run(t, "", "can-i-list", "-f", samples, "--subject", "sue.supplier", "view", "purchaseorders", "--sql", "--column", "companyId=id; DROP TABLE t")
+	if code != ExitUsage || !strings.Contains(stderr, `"companyId"`) || strings.Contains(stderr, "DROP") {
+		t.Errorf("bad column: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -203,6 +204,10 @@ func printDecision(e *env, out checkOutput, explain bool) {
 	if f == nil {
 		return
 	}
+	if f.Reason != "" {
+		fmt.Fprintf(w, "  fields: none readable or writable (reason %s)\n", f.Reason)
+		return
+	}
 	if !f.Covered {
 		fmt.Fprintln(w, "  fields: no FieldPolicy covers this module (every field writable)")
 		return
@@ -347,6 +352,11 @@ and untranslatable conditions are errors rather than a broader filter).`,
 			out := planOutput{Tenant: b.tenant, Subject: sub.ID, Action: args[0], Resource: args[1], Plan: p}
 			if sql {
 				q, qargs, err := p.SQL(cols)
+				var colErr *snapshot.ColumnError
+				if errors.As(err, &colErr) {
+					// A --column value that is not an identifier is a usage error.
+					return usageError("--column %s", err)
+				}
 				if err != nil {
 					return &exitError{code: ExitFailed, err: fmt.Errorf("SQL: %w", err)}
 				}
