@@ -373,6 +373,7 @@ func (s *scanner) subjectProps(t *tuple) bool {
 				ok = s.literal("subject.properties.unit", "null")
 			} else {
 				t.sub.Unit, ok = s.stringField("subject.properties.unit")
+				ok = ok && s.unit("subject.properties.unit", t.sub.Unit)
 			}
 		case snapshot.AttrCompany:
 			bit = 4
@@ -550,7 +551,7 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 			ok = s.nullableStrings(n.assignees, &res.AssigneeIDs, t.assigneeBuf())
 		case snapshot.PropUnit:
 			bit = 4
-			ok = s.nullableString(n.unit, &res.Unit)
+			ok = s.nullableString(n.unit, &res.Unit) && s.unit(n.unit, res.Unit)
 		case snapshot.PropFacilityID:
 			bit = 8
 			ok = s.nullableString(n.facility, &res.FacilityID)
@@ -614,6 +615,20 @@ func (s *scanner) nullableString(field string, dst *string) bool {
 	v, ok := s.stringField(field)
 	*dst = v
 	return ok
+}
+
+// unit rejects a unit path that is not canonical (snapshot.ValidUnit):
+// units are compared as written, so /ca/ab/calgary/../../on must not count
+// as below /ca/ab/calgary. "" is no unit, as null is. It does not allocate
+// unless it fails.
+func (s *scanner) unit(field, u string) bool {
+	if u == "" {
+		return true
+	}
+	if err := snapshot.ValidUnit(u); err != nil {
+		return s.fail(field, err.Error())
+	}
+	return true
 }
 
 // nullableStrings decodes a string-list property that may be null into dst,

@@ -33,7 +33,7 @@ func TestScopes(t *testing.T) {
 		"contact: project contact":             {scope: v1alpha1.ScopeContact, res: snapshot.Resource{ProjectContacts: []string{"u1"}}, allowed: true},
 		"contact: owner is not a contact":      {scope: v1alpha1.ScopeContact, res: snapshot.Resource{OwnerID: "u1"}, reason: snapshot.ReasonScopeNotMatched},
 		"unit: same unit":                      {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
-		"unit: group unit with trailing slash": {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab/"}, res: snapshot.Resource{Unit: "/ca/ab"}, allowed: true},
+		"unit: a root record, subject at root": {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/"}, res: snapshot.Resource{Unit: "/"}, allowed: true},
 		"unit: child unit is not the unit":     {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{Unit: "/ca/ab/calgary"}, reason: snapshot.ReasonScopeNotMatched},
 		"unit: record without unit":            {scope: v1alpha1.ScopeUnit, attrs: []string{"unit", "/ca/ab"}, res: snapshot.Resource{}, reason: snapshot.ReasonScopeNotMatched},
 		"unit: subject without unit":           {scope: v1alpha1.ScopeUnit, res: snapshot.Resource{Unit: "/ca/ab"}, reason: snapshot.ReasonScopeNotMatched},

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -122,8 +123,8 @@ func checkRole(r *v1alpha1.Role) ([]Problem, roleConds) {
 }
 
 // CheckUserGroup checks one UserGroup on its own: names, members, attribute
-// shapes (unit is one path starting with "/", company is one value) and
-// restrictions.
+// shapes (unit is one canonical path, see ValidUnit; company is one value)
+// and restrictions.
 func CheckUserGroup(g *v1alpha1.UserGroup) []Problem {
 	p := &problems{kind: KindUserGroup, name: g.Name}
 	p.name_("metadata.name", g.Name)
@@ -154,8 +155,10 @@ func CheckUserGroup(g *v1alpha1.UserGroup) []Problem {
 		}
 		switch k {
 		case AttrUnit:
-			if len(v.Values) != 1 || !validUnit(v.Values[0]) {
-				p.add(f, v1alpha1.ReasonInvalidSpec, "unit must be a single path starting with \"/\", e.g. /ca/ab/calgary")
+			if len(v.Values) != 1 {
+				p.add(f, v1alpha1.ReasonInvalidSpec, "unit must be a single path, e.g. /ca/ab/calgary")
+			} else if err := ValidUnit(v.Values[0]); err != nil {
+				p.add(f, v1alpha1.ReasonInvalidSpec, "%s: %v, e.g. /ca/ab/calgary", quoteShort(v.Values[0]), err)
 			}
 		case AttrCompany:
 			if len(v.Values) != 1 || v.Values[0] == "" {
@@ -175,18 +178,18 @@ func CheckUserGroup(g *v1alpha1.UserGroup) []Problem {
 	return p.list
 }
 
-// validUnit accepts "/" and paths like /ca/ab without empty segments. A
-// trailing "/" is tolerated and normalised away.
-func validUnit(u string) bool {
-	if !strings.HasPrefix(u, "/") {
-		return false
+// quoteShort quotes a value for a problem message, cut to 64 bytes.
+func quoteShort(v string) string {
+	if len(v) > 64 {
+		return strconv.Quote(strings.ToValidUTF8(v[:64], "")) + "…"
 	}
-	u = normUnit(u)
-	return u == "/" || !strings.Contains(u[1:], "//")
+	return strconv.Quote(v)
 }
 
-// normUnit drops a trailing "/" (except of the root) so /ca/ab/ and /ca/ab
-// are the same unit. It returns a substring, so it never allocates.
+// normUnit drops a trailing "/" (except of the root). Units from policy
+// and from requests are canonical (ValidUnit) and have none; it remains for
+// callers of Check that build a Subject themselves. It returns a substring,
+// so it never allocates.
 func normUnit(u string) string {
 	for len(u) > 1 && u[len(u)-1] == '/' {
 		u = u[:len(u)-1]
