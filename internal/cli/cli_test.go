@@ -366,6 +366,18 @@ func TestParseProps(t *testing.T) {
 	if _, err := parseProps([]string{"approvals=sam"}); err == nil {
 		t.Error("approval without step accepted")
 	}
+	// Units are canonical here as at the endpoint: never compared as written.
+	for _, unit := range []string{"/ca/ab/calgary/../../on", "/ca//ab", "ca/ab", "/ca/ab/"} {
+		if _, err := makeResource("workorders", "1", map[string]any{"unit": unit}); err == nil || !strings.Contains(err.Error(), "unit") {
+			t.Errorf("resource unit %q: %v", unit, err)
+		}
+		if _, err := makeSubject("tom", nil, map[string]any{"unit": unit}); err == nil {
+			t.Errorf("subject unit %q accepted", unit)
+		}
+	}
+	if res, err := makeResource("workorders", "1", map[string]any{"unit": "/ca/ab"}); err != nil || res.Unit != "/ca/ab" {
+		t.Errorf("canonical unit: %+v %v", res, err)
+	}
 }
 
 func TestColour(t *testing.T) {

@@ -95,7 +95,7 @@ func makeResource(typ, id string, props map[string]any) (snapshot.Resource, erro
 		case snapshot.PropOwnerID:
 			res.OwnerID, err = asString(k, v)
 		case snapshot.PropUnit:
-			res.Unit, err = asString(k, v)
+			res.Unit, err = asUnit(k, v)
 		case snapshot.PropFacilityID:
 			res.FacilityID, err = asString(k, v)
 		case snapshot.PropCompanyID:
@@ -129,7 +129,7 @@ func makeSubject(id string, groups []string, props map[string]any) (snapshot.Sub
 		case "type":
 			sub.Type, err = asString(k, v)
 		case snapshot.AttrUnit:
-			sub.Unit, err = asString(k, v)
+			sub.Unit, err = asUnit(k, v)
 		case snapshot.AttrCompany:
 			sub.Company, err = asString(k, v)
 		case snapshot.AttrCompanies:
@@ -170,6 +170,19 @@ func asString(k string, v any) (string, error) {
 		return fmt.Sprint(t), nil
 	}
 	return "", fmt.Errorf("property %s: want a string, got %T", k, v)
+}
+
+// asUnit is asString for a unit, which must be canonical (snapshot.ValidUnit)
+// as the endpoint requires: "" means none.
+func asUnit(k string, v any) (string, error) {
+	u, err := asString(k, v)
+	if err != nil || u == "" {
+		return u, err
+	}
+	if err := snapshot.ValidUnit(u); err != nil {
+		return "", fmt.Errorf("property %s: %w", k, err)
+	}
+	return u, nil
 }
 
 func asStrings(k string, v any) ([]string, error) {
