@@ -47,13 +47,15 @@ type fieldPolicy struct {
 	relRoles       map[int32]bool
 	relGroups      map[int32]bool
 	nobody         *fieldResult // for subjects no grant can match
+	closed         FieldAccessResult
 }
 
 // FieldAccessResult is what a subject may do with the fields of one module.
 // Slices are shared between subjects: callers must not modify them.
 type FieldAccessResult struct {
-	// Covered is true when a FieldPolicy covers the module; when false every
-	// field is writable (Default is write).
+	// Covered is true when a FieldPolicy covers the module, and for a
+	// subject denied everything (Reason set); when false every field is
+	// writable (Default is write).
 	Covered bool `json:"covered"`
 	// Default is the access to fields the policy does not list.
 	Default v1alpha1.FieldAccess `json:"default"`
@@ -64,6 +66,12 @@ type FieldAccessResult struct {
 	Writable []string `json:"writable"`
 	// Hidden lists the policy's fields the subject may not see, sorted.
 	Hidden []string `json:"hidden"`
+	// Reason is empty when the subject may act at all. Otherwise it is the
+	// code Check denies the subject every request with (ReasonNoSnapshot,
+	// ReasonInvalidRequest, ReasonUnknownSubject, ReasonNoRoles), and the
+	// answer is closed: nothing readable or writable, Default hidden, every
+	// field of the policy (if any) hidden.
+	Reason string `json:"reason,omitempty"`
 }
 
 type fieldResult struct {
@@ -101,6 +109,13 @@ func (c *compiler) buildPolicies(fps, failClosed []*v1alpha1.FieldPolicy) {
 		}
 		sort.Slice(p.fields, func(i, j int) bool { return p.fields[i].name < p.fields[j].name })
 		p.nobody = p.evaluate(false, nil, nil)
+		p.closed = closedFields("")
+		if len(p.fields) > 0 {
+			p.closed.Hidden = make([]string, len(p.fields))
+			for i, f := range p.fields {
+				p.closed.Hidden[i] = f.name
+			}
+		}
 		s.policyByRes[p.resource] = int32(len(s.policies))
 		s.policies = append(s.policies, p)
 	}
@@ -203,22 +218,55 @@ func (s *Snapshot) buildFields(p *profile, cache map[string]*fieldResult) []*fie
 
 var uncovered = FieldAccessResult{Covered: false, Default: v1alpha1.FieldWrite}
 
+var noFields = []string{}
+
+// closedFields is the answer for a subject Check denies everything.
+func closedFields(reason string) FieldAccessResult {
+	return FieldAccessResult{Covered: true, Default: v1alpha1.FieldHidden,
+		Readable: noFields, Writable: noFields, Hidden: noFields, Reason: reason}
+}
+
 // Fields says which fields of req.Resource.Type the subject may read and
 // write: the most open level of the grants that match the subject (through a
 // role it holds or a group it is in), else the field's default, else the
-// policy's. Full access makes every field writable. Fields does not check
-// that the subject may act on the record at all: call Check for that.
+// policy's. Full access makes every field writable. A subject Check denies
+// everything (no snapshot, no request or subject ID, unknown subject, no
+// roles) gets nothing readable or writable, on covered and uncovered modules
+// alike, with Check's reason. Otherwise Fields does not check that the
+// subject may act on the record: call Check for that.
 func (s *Snapshot) Fields(req *Request) FieldAccessResult {
-	if s == nil || req == nil {
-		return FieldAccessResult{Covered: true, Default: v1alpha1.FieldHidden}
+	if s == nil {
+		return closedFields(ReasonNoSnapshot)
 	}
-	pi, ok := s.policyByRes[req.Resource.Type]
-	if !ok {
-		return uncovered
+	if req == nil {
+		return closedFields(ReasonInvalidRequest)
 	}
-	p, _ := s.profileFor(&req.Subject)
+	pi, covered := s.policyByRes[req.Resource.Type]
+	var p *profile
+	var why string
+	if len(req.Subject.Groups) == 0 && req.Subject.ID != "" {
+		// As in Check: the slot says whether the member has roles.
+		switch sl := s.subjects.find(req.Subject.ID); {
+		case sl == nil:
+			why = ReasonUnknownSubject
+		case !sl.roles:
+			why = ReasonNoRoles
+		default:
+			p = &s.profiles[sl.pi]
+		}
+	} else if p, why = s.profileFor(&req.Subject); p != nil && !p.hasRoles {
+		p, why = nil, ReasonNoRoles
+	}
 	if p == nil {
-		return s.policies[pi].nobody.res
+		if !covered {
+			return closedFields(why)
+		}
+		res := s.policies[pi].closed
+		res.Reason = why
+		return res
+	}
+	if !covered {
+		return uncovered
 	}
 	return p.fields[pi].res
 }

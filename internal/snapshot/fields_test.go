@@ -18,7 +18,11 @@ func TestFields(t *testing.T) {
 			group("finance", "other", "fin1"),
 			group("admins", "admin", "admin1"),
 			group("nobody", "other", "plain"),
-			withExternal(group("sso-finance", "", ""), "idp-finance"),
+			group("roleless", "", "norole1"),
+			withExternal(group("sso-finance", "other", ""), "idp-finance"),
+			withExternal(group("sso-guests", "", ""), "idp-guests"),
+			// Left out: it names a role that does not exist.
+			group("broken", "ghost", "gil"),
 		},
 		FieldPolicies: []v1alpha1.FieldPolicy{
 			fieldPolicy("wo", "workorders", "read",
@@ -29,14 +33,21 @@ func TestFields(t *testing.T) {
 				fieldRule("custom.code", "")),
 		},
 	}
-	s := mustCompile(t, objs)
+	s, problems := snapshot.Compile("t", objs)
+	if len(problems) != 1 || !strings.Contains(problems[0].String(), `"ghost"`) {
+		t.Fatalf("problems: %v", problems)
+	}
+	all := []string{"cost", "custom.code", "notes", "secret", "status"}
 	tests := map[string]struct {
+		snap      *snapshot.Snapshot
+		nilReq    bool
 		subject   snapshot.Subject
 		res       string
 		readable  []string
 		writable  []string
 		def       v1alpha1.FieldAccess
 		uncovered bool
+		reason    string // set: denied everything, with Check's reason
 	}{
 		"field default, else policy default": {subject: snapshot.Subject{ID: "plain"},
 			readable: []string{"custom.code", "notes", "status"}, writable: []string{"status"}, def: "read"},
@@ -46,21 +57,70 @@ func TestFields(t *testing.T) {
 			readable: []string{"cost", "custom.code", "notes", "status"}, writable: []string{"notes", "status"}, def: "read"},
 		"group grant, most open wins": {subject: snapshot.Subject{ID: "fin1"},
 			readable: []string{"cost", "custom.code", "notes", "secret", "status"}, writable: []string{"cost", "status"}, def: "read"},
-		"external group grant": {subject: snapshot.Subject{ID: "x", Groups: []string{"idp-finance"}},
-			readable: []string{"cost", "custom.code", "notes", "status"}, writable: []string{"cost", "status"}, def: "read"},
 		"full access sees and writes all": {subject: snapshot.Subject{ID: "admin1"},
-			readable: []string{"cost", "custom.code", "notes", "secret", "status"}, writable: []string{"cost", "custom.code", "notes", "secret", "status"}, def: "write"},
-		"unknown subject gets defaults": {subject: snapshot.Subject{ID: "stranger"},
-			readable: []string{"custom.code", "notes", "status"}, writable: []string{"status"}, def: "read"},
+			readable: all, writable: all, def: "write"},
 		"uncovered module": {subject: snapshot.Subject{ID: "tech1"}, res: "assets", def: "write", uncovered: true},
+		// Known only through IdP groups: what the groups give, as for Check.
+		"IdP group with a role: its grants": {subject: snapshot.Subject{ID: "x", Groups: []string{"idp-finance"}},
+			readable: []string{"cost", "custom.code", "notes", "status"}, writable: []string{"cost", "status"}, def: "read"},
+		"IdP group adds to a known member": {subject: snapshot.Subject{ID: "tech1", Groups: []string{"idp-finance"}},
+			readable: []string{"cost", "custom.code", "notes", "status"}, writable: []string{"cost", "notes", "status"}, def: "read"},
+		"IdP group without roles": {subject: snapshot.Subject{ID: "x", Groups: []string{"idp-guests"}},
+			reason: snapshot.ReasonNoRoles},
+		"IdP groups no group selects": {subject: snapshot.Subject{ID: "x", Groups: []string{"idp-unknown"}},
+			reason: snapshot.ReasonUnknownSubject},
+		// Denied everything by Check: nothing readable, whatever the defaults.
+		"unknown subject": {subject: snapshot.Subject{ID: "stranger"},
+			reason: snapshot.ReasonUnknownSubject},
+		"unknown subject, uncovered module": {subject: snapshot.Subject{ID: "stranger"}, res: "assets",
+			reason: snapshot.ReasonUnknownSubject},
+		"empty subject ID": {subject: snapshot.Subject{},
+			reason: snapshot.ReasonInvalidRequest},
+		"empty subject ID with IdP groups": {subject: snapshot.Subject{Groups: []string{"idp-finance"}},
+			reason: snapshot.ReasonInvalidRequest},
+		"no request": {nilReq: true,
+			reason: snapshot.ReasonInvalidRequest},
+		"known subject without roles": {subject: snapshot.Subject{ID: "norole1"},
+			reason: snapshot.ReasonNoRoles},
+		"only in a left-out group": {subject: snapshot.Subject{ID: "gil"},
+			reason: snapshot.ReasonNoRoles},
+		"no snapshot": {snap: nilSnapshot, subject: snapshot.Subject{ID: "tech1"},
+			reason: snapshot.ReasonNoSnapshot},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			snap := s
+			if tc.snap == nilSnapshot {
+				snap = nil
+			}
 			res := tc.res
 			if res == "" {
 				res = "workorders"
 			}
-			got := s.Fields(&snapshot.Request{Subject: tc.subject, Action: "view", Resource: snapshot.Resource{Type: res}})
+			rq := &snapshot.Request{Subject: tc.subject, Action: "view", Resource: snapshot.Resource{Type: res}}
+			if tc.nilReq {
+				rq = nil
+			}
+			got := snap.Fields(rq)
+			if got.Reason != tc.reason {
+				t.Fatalf("reason %q, want %q: %+v", got.Reason, tc.reason, got)
+			}
+			if tc.reason != "" {
+				// Closed: the reason Check denies with, nothing readable
+				// or writable, unlisted fields hidden, listed ones too.
+				if d := snap.Check(rq); d.Allowed || d.Reason != tc.reason {
+					t.Fatalf("Check says %+v, Fields %q", d, got.Reason)
+				}
+				wantHidden := all
+				if snap == nil || rq == nil || res != "workorders" {
+					wantHidden = []string{}
+				}
+				if !got.Covered || got.Default != v1alpha1.FieldHidden || got.Readable == nil || len(got.Readable) != 0 ||
+					got.Writable == nil || len(got.Writable) != 0 || !slices.Equal(got.Hidden, wantHidden) {
+					t.Fatalf("%+v, want covered, default hidden, nothing readable or writable, hidden %v", got, wantHidden)
+				}
+				return
+			}
 			if got.Covered == tc.uncovered || got.Default != tc.def {
 				t.Fatalf("covered=%v default=%s", got.Covered, got.Default)
 			}
@@ -85,11 +145,10 @@ func TestFields(t *testing.T) {
 			}
 		})
 	}
-	var nilSnap *snapshot.Snapshot
-	if got := nilSnap.Fields(&snapshot.Request{}); got.Default != v1alpha1.FieldHidden || len(got.Readable) != 0 {
-		t.Fatalf("nil snapshot fields: %+v", got)
-	}
 }
+
+// nilSnapshot marks a test case run against no snapshot.
+var nilSnapshot = new(snapshot.Snapshot)
 
 // A FieldPolicy left out for a problem must not open its module's fields:
 // until it is fixed, every field of the module is hidden (full access
@@ -131,14 +190,17 @@ func TestBrokenFieldPolicyFailsClosed(t *testing.T) {
 			if !slices.ContainsFunc(problems, func(p snapshot.Problem) bool { return strings.Contains(p.String(), tc.problem) }) {
 				t.Errorf("problems %v, want one containing %q", problems, tc.problem)
 			}
-			for _, who := range []string{"tina", "stranger"} {
-				got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: who}, Resource: snapshot.Resource{Type: "workorders"}})
-				if !got.Covered || got.Default != tc.def {
-					t.Errorf("%s: %+v, want covered with default %s", who, got, tc.def)
-				}
-				if tc.hidden && (len(got.Writable) > 0 || len(got.Readable) > 0) {
-					t.Errorf("%s: %+v, want nothing readable or writable", who, got)
-				}
+			got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: "tina"}, Resource: snapshot.Resource{Type: "workorders"}})
+			if !got.Covered || got.Default != tc.def || got.Reason != "" {
+				t.Errorf("tina: %+v, want covered with default %s", got, tc.def)
+			}
+			if tc.hidden && (len(got.Writable) > 0 || len(got.Readable) > 0) {
+				t.Errorf("tina: %+v, want nothing readable or writable", got)
+			}
+			// A stranger gets nothing, whichever policy is served.
+			got = s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: "stranger"}, Resource: snapshot.Resource{Type: "workorders"}})
+			if !got.Covered || got.Default != v1alpha1.FieldHidden || len(got.Writable) > 0 || len(got.Readable) > 0 || got.Reason != snapshot.ReasonUnknownSubject {
+				t.Errorf("stranger: %+v, want nothing readable or writable (UnknownSubject)", got)
 			}
 			// Full access still writes everything.
 			if got := s.Fields(&snapshot.Request{Subject: snapshot.Subject{ID: "ada"}, Resource: snapshot.Resource{Type: "workorders"}}); got.Default != v1alpha1.FieldWrite {
@@ -149,5 +211,26 @@ func TestBrokenFieldPolicyFailsClosed(t *testing.T) {
 				t.Errorf("assets: %+v", got)
 			}
 		})
+	}
+}
+
+// Fields answers without allocating, closed answers included.
+func TestFieldsAllocs(t *testing.T) {
+	s := mustCompile(t, snapshot.Objects{
+		Roles: []v1alpha1.Role{role("tech", perm("workorders", "view", ""))},
+		Groups: []v1alpha1.UserGroup{group("techs", "tech", "tina"), group("roleless", "", "rob"),
+			withExternal(group("sso-techs", "tech", ""), "idp-techs")},
+		FieldPolicies: []v1alpha1.FieldPolicy{fieldPolicy("wo", "workorders", "read", fieldRule("cost", "hidden", grant("read", "tech", "")))},
+	})
+	for name, sub := range map[string]snapshot.Subject{
+		"member": {ID: "tina"}, "unknown": {ID: "stranger"}, "no roles": {ID: "rob"}, "empty ID": {},
+		"IdP group": {ID: "x", Groups: []string{"idp-techs"}},
+	} {
+		for _, res := range []string{"workorders", "assets"} {
+			rq := &snapshot.Request{Subject: sub, Resource: snapshot.Resource{Type: res}}
+			if n := testing.AllocsPerRun(100, func() { s.Fields(rq) }); n != 0 {
+				t.Errorf("%s on %s: %v allocations", name, res, n)
+			}
+		}
 	}
 }
