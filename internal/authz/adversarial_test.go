@@ -189,7 +189,9 @@ func postHead(token string, contentLength int) string {
 // The buffer used to be sized from Content-Length before any byte arrived
 // (2,000 connections held ~2 GB); now a body holds what it received.
 func TestAdversarialClaimedLengths(t *testing.T) {
-	h, addr := adversarialServer(t, tagsCond, Options{}, ServerOptions{})
+	// A long read timeout: on a loaded machine opening 400 connections
+	// may take longer than the default 10 s.
+	h, addr := adversarialServer(t, tagsCond, Options{}, ServerOptions{ReadTimeout: time.Minute})
 	legit := newClient(addr, "legit-token", "127.0.0.1")
 	mustServeLegit(t, legit)
 	before := liveHeap()
@@ -205,7 +207,7 @@ func TestAdversarialClaimedLengths(t *testing.T) {
 	}
 	// Every connection is being read: each holds its first chunk (but
 	// the few that got a pooled buffer, which exists anyway).
-	if !eventually(5*time.Second, func() bool { return h.bytes.inUse() >= (conns-8)*bodyChunk }) {
+	if !eventually(30*time.Second, func() bool { return h.bytes.inUse() >= (conns-8)*bodyChunk }) {
 		t.Fatalf("only %d bytes reserved by %d readers", h.bytes.inUse(), conns)
 	}
 	grown := int64(liveHeap()) - int64(before)
@@ -237,27 +239,35 @@ func TestAdversarialBytesInFlight(t *testing.T) {
 			c.Close()
 		}
 	}()
-	refused := 0
 	for range 32 {
-		c := rawConn(t, addr, "127.0.0.2", postHead("hostile-token", 1<<20)+"{"+chunk)
-		open = append(open, c)
-		// A refusal is answered at once, mid-body.
-		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err == nil {
-			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-				t.Fatalf("refused body: %d %v", resp.StatusCode, resp.Header)
-			}
-			refused++
-		}
+		open = append(open, rawConn(t, addr, "127.0.0.2", postHead("hostile-token", 1<<20)+"{"+chunk))
 	}
-	if refused == 0 {
+	// A refusal is answered at once, mid-body; the bodies held get no
+	// answer until they end, so every connection is read at once, each
+	// up to a deadline.
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range open {
+		wg.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return // held: still waiting for the rest of its body
+			}
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("refused body: %d %v", resp.StatusCode, resp.Header)
+			}
+			refused.Add(1)
+		})
+	}
+	wg.Wait()
+	if refused.Load() == 0 {
 		t.Fatal("32 half-sent 1 MiB bodies of one caller were all buffered (share 4 MiB)")
 	}
 	if used := h.bytes.inUse(); used > 4<<20 {
 		t.Fatalf("one caller holds %d bytes, share 4 MiB", used)
 	}
-	t.Logf("%d of 32 stalled 1 MiB bodies refused; live heap +%d KiB", refused, (int64(liveHeap())-int64(before))>>10)
+	t.Logf("%d of 32 stalled 1 MiB bodies refused; live heap +%d KiB", refused.Load(), (int64(liveHeap())-int64(before))>>10)
 	mustServeLegit(t, legit)
 }
 
@@ -324,7 +334,7 @@ func TestAdversarialCostlyRequests(t *testing.T) {
 func TestAdversarialClientLeaves(t *testing.T) {
 	obs := &recordingObserver{}
 	// Limits out of the way: only the client leaving can stop it.
-	_, addr := adversarialServer(t, heavyCond, Options{Observer: obs, MaxRequestCost: 1 << 50, MaxConditionTime: time.Hour}, ServerOptions{WriteTimeout: time.Hour})
+	h, addr := adversarialServer(t, heavyCond, Options{Observer: obs, MaxRequestCost: 1 << 50, MaxConditionTime: time.Hour}, ServerOptions{WriteTimeout: time.Hour})
 	hostile := newClient(addr, "hostile-token", "127.0.0.2")
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -332,9 +342,11 @@ func TestAdversarialClientLeaves(t *testing.T) {
 		_, err := hostile.post(ctx, "/tenants/"+costlyTenant+"/access/v1/evaluations", costlyBatch(1000, 1000))
 		errc <- err
 	}()
-	// The batch needs 1,000 x 8,000 steps (seconds); leave as soon as it
-	// is under way.
-	time.Sleep(100 * time.Millisecond)
+	// The batch needs 1,000 x 8,000 steps (seconds); leave once it is
+	// under way (holding a seat).
+	if !eventually(20*time.Second, func() bool { n, _ := h.seats.load(); return n > 0 }) {
+		t.Fatal("the batch never started")
+	}
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("the batch finished before the client left; make it costlier")
@@ -370,7 +382,7 @@ func TestAdversarialFloodIsFair(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 24 {
 		wg.Go(func() {
-			for range 40 {
+			for range 400 {
 				select {
 				case <-stop:
 					return
@@ -398,6 +410,13 @@ func TestAdversarialFloodIsFair(t *testing.T) {
 			}
 		})
 	}
+	// The flood is under way (shedding) before the legitimate caller
+	// starts, however slowly the goroutines start on a loaded machine.
+	if !eventually(20*time.Second, func() bool { return shed.Load() > 0 }) {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("24 flooding connections on 2 seats and a queue of 4 were never shed (%d served, %d stopped)", served.Load(), stopped.Load())
+	}
 	for i := range 30 {
 		a, err := legit.post(context.Background(), base+"/access/v1/evaluation", evalAllowBody)
 		if err != nil || a.status != 200 || !strings.Contains(a.body, `"decision":true`) {
@@ -406,9 +425,6 @@ func TestAdversarialFloodIsFair(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if shed.Load() == 0 {
-		t.Fatalf("24 flooding connections on 2 seats and a queue of 4 were never shed (%d served)", served.Load())
-	}
 	t.Logf("flood: %d served, %d shed, %d stopped at their budget; 30 legitimate requests served", served.Load(), shed.Load(), stopped.Load())
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
@@ -504,15 +520,20 @@ func TestAdversarialConnections(t *testing.T) {
 	for range 200 {
 		open = append(open, rawConn(t, addr, "127.0.0.9", ""))
 	}
-	// Connections past the share are closed by the server: reads end.
-	closed := 0
+	// Connections past the share are closed by the server: their reads
+	// end at once; the 50 held time out.
+	var closed atomic.Int64
+	var wg sync.WaitGroup
 	for _, c := range open {
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-		if _, err := c.Read(make([]byte, 1)); err == io.EOF || isReset(err) {
-			closed++
-		}
+		wg.Go(func() {
+			_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF || isReset(err) {
+				closed.Add(1)
+			}
+		})
 	}
-	if closed < 150 {
+	wg.Wait()
+	if closed := closed.Load(); closed < 150 {
 		t.Fatalf("only %d of 200 connections past a share of 50 were closed", closed)
 	}
 	mustServeLegit(t, newClient(addr, "legit-token", "127.0.0.1"))
