@@ -133,8 +133,11 @@ func (s *Snapshot) subjectProfile(id string) *profile {
 	return nil
 }
 
+// fieldLevel is what Fields serves the subject of profile p (nil: not a
+// member) for field of module res: nothing to a subject Check denies
+// everything (unknown, or without roles).
 func (s *Snapshot) fieldLevel(p *profile, res, field string) v1alpha1.FieldAccess {
-	if s == nil {
+	if s == nil || p == nil || !p.hasRoles {
 		return v1alpha1.FieldHidden
 	}
 	pi, ok := s.policyByRes[res]
@@ -142,10 +145,7 @@ func (s *Snapshot) fieldLevel(p *profile, res, field string) v1alpha1.FieldAcces
 		return v1alpha1.FieldWrite
 	}
 	pol := s.policies[pi]
-	fr := pol.nobody
-	if p != nil {
-		fr = p.fields[pi]
-	}
+	fr := p.fields[pi]
 	i, found := slices.BinarySearchFunc(pol.fields, field, func(r fieldRule, f string) int { return cmp.Compare(r.name, f) })
 	if !found {
 		return fr.res.Default

@@ -58,9 +58,13 @@ func TestDiff(t *testing.T) {
 	for _, f := range ch.Fields {
 		fields = append(fields, fc{f.Resource, f.Field, f.From, f.To, f.Subjects})
 	}
+	// b leaves every group and d joins one: Fields serves a subject in no
+	// group nothing, so b loses every field and d gains the defaults.
 	wantFields := []fc{
-		{"workorders", "*", "write", "read", []string{"b", "c", "d"}},
+		{"workorders", "*", "write", "read", []string{"c"}},
 		{"workorders", "*", "write", "read", []string{"a"}},
+		{"workorders", "*", "write", "hidden", []string{"b"}},
+		{"workorders", "*", "hidden", "read", []string{"d"}},
 		{"workorders", "cost", "read", "write", []string{"a"}},
 		{"workorders", "cost", "read", "hidden", []string{"b"}},
 	}
