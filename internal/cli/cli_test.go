@@ -254,7 +254,7 @@ func TestDiffFacts(t *testing.T) {
 		"lost edit workorders ownOrAssigned alex.apprentice", // limited-technician scope changed
 		"read->hidden margin bea.billing",                    // billing clerk loses margin
 		"gained approver director bea.billing",               // added to the director step
-		"hidden->read billingRate tina.tech",                 // no longer a technician
+		"write->hidden status tina.tech",                     // in no group any more: no fields
 	} {
 		if !found[want] {
 			t.Errorf("missing change %q in %v", want, found)
