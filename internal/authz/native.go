@@ -242,7 +242,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 		}
 		h.writeJSON(w, snap, searchOut[actionResult]{Results: res, Page: po, Context: map[string]any{"revision": rev}})
 	case epSearchResource:
-		h.searchResource(w, r, snap, st, tenant)
+		h.searchResource(w, snap, st, tenant)
 	case epFields:
 		q := snapshot.Request{Subject: t.sub, Resource: t.res, Context: t.ctx}
 		fa := snap.Fields(&q)
@@ -273,7 +273,7 @@ func (h *Handler) serveNative(w http.ResponseWriter, r *http.Request, st *state,
 	}
 }
 
-func (h *Handler) searchResource(w http.ResponseWriter, r *http.Request, snap *snapshot.Snapshot, st *state, tenant string) {
+func (h *Handler) searchResource(w http.ResponseWriter, snap *snapshot.Snapshot, st *state, tenant string) {
 	req := &st.req
 	t := &req.top
 	start := 0

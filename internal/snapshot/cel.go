@@ -152,13 +152,13 @@ func (c *condition) eval(act any, b *Budget) bool {
 // evalStrict is eval that also says whether the result was a real bool
 // (false on error, non-bool, step overrun or a spent budget).
 func (c *condition) evalStrict(act any, b *Budget) (value, ok bool) {
-	m := &scratchMeter
+	var m *meter
 	if a, isOurs := act.(*activation); isOurs {
 		m = &a.meter
-	} else if b != nil {
-		// Only our activation can meter steps; others run unbudgeted
-		// (tests comparing activations).
-		b = nil
+	} else {
+		// Only our activation meters steps; others (tests comparing
+		// activations) run unbudgeted, with a meter of their own.
+		m, b = new(meter), nil
 	}
 	if !b.begin(m) {
 		return false, false
@@ -171,10 +171,6 @@ func (c *condition) evalStrict(act any, b *Budget) (value, ok bool) {
 	v, isBool := out.(types.Bool)
 	return isBool && bool(v), isBool
 }
-
-// scratchMeter stands in for the meter of activations that are not ours;
-// nothing reads it.
-var scratchMeter meter
 
 // run evaluates the program; a panic is an error.
 func (c *condition) run(act any) (out ref.Val, err error) {
