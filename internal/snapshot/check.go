@@ -28,12 +28,16 @@ func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
 	for _, name := range sub.Groups {
 		for _, gi := range s.ext[name] {
 			for _, a := range s.groups[gi].ancestors {
-				if (base == nil || !containsSorted(base.groups, a)) && !slices.Contains(extra, a) {
+				if base == nil || !containsSorted(base.groups, a) {
 					extra = append(extra, a)
 				}
 			}
 		}
 	}
+	// Sorted, not searched linearly: an external group may stand at the
+	// start of a long memberGroups chain.
+	slices.Sort(extra)
+	extra = slices.Compact(extra)
 	if len(extra) == 0 {
 		if !known {
 			return nil, ReasonUnknownSubject

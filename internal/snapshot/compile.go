@@ -122,10 +122,14 @@ type flatGrant struct {
 }
 
 type role struct {
-	name  string
+	name string
+	own  []flatGrant // the role's own grants (fullAccess first)
+	// flat and holds are resolved only for roles some group holds (see
+	// resolveRoles): resolving every role of a long extends chain would
+	// copy the chain into each of its links.
 	full  bool
-	flat  []flatGrant
-	holds []int32 // this role and every role it extends, transitively
+	flat  []*flatGrant // own grants, then each extended role's, without repeats
+	holds []int32      // this role and every role it extends, transitively, sorted
 	spec  *v1alpha1.Role
 }
 
@@ -375,14 +379,7 @@ func (c *compiler) run(objs Objects) {
 		}
 		return fmt.Sprintf("%s %q does not exist", kind, n)
 	}
-	roleValid := fixpoint(roleOK, func(n string, valid map[string]bool) bool {
-		for _, e := range c.roleSpecs[n].Spec.Extends {
-			if !valid[string(e)] {
-				return false
-			}
-		}
-		return true
-	})
+	roleValid := validClosure(roleOK, func(n string) []v1alpha1.ObjectName { return c.roleSpecs[n].Spec.Extends })
 	for _, n := range sortedKeys(roleOK) {
 		if roleOK[n] && !roleValid[n] {
 			for i, e := range c.roleSpecs[n].Spec.Extends {
@@ -405,14 +402,7 @@ func (c *compiler) run(objs Objects) {
 		}
 		grpStart[n] = ok
 	}
-	grpValid := fixpoint(grpStart, func(n string, valid map[string]bool) bool {
-		for _, e := range c.groupSpecs[n].Spec.MemberGroups {
-			if !valid[string(e)] {
-				return false
-			}
-		}
-		return true
-	})
+	grpValid := validClosure(grpStart, func(n string) []v1alpha1.ObjectName { return c.groupSpecs[n].Spec.MemberGroups })
 	for _, n := range sortedKeys(grpStart) {
 		if grpStart[n] && !grpValid[n] {
 			for i, e := range c.groupSpecs[n].Spec.MemberGroups {
@@ -554,26 +544,6 @@ func failClosedPolicies(served, broken []*v1alpha1.FieldPolicy) []*v1alpha1.Fiel
 		out = append(out, &v1alpha1.FieldPolicy{ObjectMeta: fp.ObjectMeta, Spec: v1alpha1.FieldPolicySpec{Resource: fp.Spec.Resource, Default: v1alpha1.FieldHidden}})
 	}
 	return out
-}
-
-// fixpoint removes names whose deps fail until nothing changes.
-func fixpoint(start map[string]bool, ok func(string, map[string]bool) bool) map[string]bool {
-	valid := map[string]bool{}
-	for n, v := range start {
-		if v {
-			valid[n] = true
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for n := range valid {
-			if !ok(n, valid) {
-				delete(valid, n)
-				changed = true
-			}
-		}
-	}
-	return valid
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -723,43 +693,15 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		s.roleIdx[n] = int32(i)
 		s.roles = append(s.roles, &role{name: n, spec: c.roleSpecs[n]})
 	}
-	done := make([]bool, len(s.roles))
-	var flatten func(i int32)
-	flatten = func(i int32) {
-		if done[i] {
-			return
-		}
-		done[i] = true
-		r := s.roles[i]
-		r.full = r.spec.Spec.FullAccess
-		if r.full {
-			r.flat = append(r.flat, flatGrant{defRole: r.name, index: -1, full: true, allRes: true, acts: s.allActs(), mask: maskAll, scope: "fullAccess"})
+	for _, r := range s.roles {
+		if r.spec.Spec.FullAccess {
+			r.own = append(r.own, flatGrant{defRole: r.name, index: -1, full: true, allRes: true, acts: s.allActs(), mask: maskAll, scope: "fullAccess"})
 		}
 		for pi, p := range r.spec.Spec.Permissions {
-			r.flat = append(r.flat, s.flatGrant(r.name, pi, p, c.roleConds[r.name][pi]))
+			r.own = append(r.own, s.flatGrant(r.name, pi, p, c.roleConds[r.name][pi]))
 		}
-		r.holds = []int32{i}
-		for _, e := range r.spec.Spec.Extends {
-			ei := s.roleIdx[string(e)]
-			flatten(ei)
-			er := s.roles[ei]
-			for _, g := range er.flat {
-				if !slices.ContainsFunc(r.flat, func(x flatGrant) bool { return x.defRole == g.defRole && x.index == g.index }) {
-					if g.full && r.full {
-						continue
-					}
-					r.flat = append(r.flat, g)
-				}
-			}
-			r.full = r.full || er.full
-			r.holds = append(r.holds, er.holds...)
-		}
-		slices.Sort(r.holds)
-		r.holds = slices.Compact(r.holds)
 	}
-	for i := range s.roles {
-		flatten(int32(i))
-	}
+	s.resolveRoles(groupNames, c.groupSpecs)
 
 	// Groups: the served ones, then the left-out ones that only restrict.
 	s.grpIdx = make(map[string]int32, len(groupNames)+len(restrictOnly))
@@ -809,8 +751,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		for _, ri := range g.roles {
 			r := s.roles[ri]
 			base := len(s.matches)
-			for fi, f := range r.flat {
-				_ = fi
+			for _, f := range r.flat {
 				m := Match{Role: r.name, Group: n, Permission: f.index, FullAccess: f.full}
 				if f.defRole != r.name {
 					m.From = f.defRole
@@ -848,32 +789,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		}
 		s.groups = append(s.groups, g)
 	}
-	// ancestors: Y in X.memberGroups means members of Y are members of X.
-	parents := make([][]int32, len(s.groups))
-	for xi, g := range s.groups {
-		for _, y := range g.spec.Spec.MemberGroups {
-			yi := s.grpIdx[string(y)]
-			parents[yi] = append(parents[yi], int32(xi))
-		}
-	}
-	for i, g := range s.groups {
-		seen := map[int32]bool{int32(i): true}
-		queue := []int32{int32(i)}
-		for len(queue) > 0 {
-			x := queue[0]
-			queue = queue[1:]
-			for _, p := range parents[x] {
-				if !seen[p] {
-					seen[p] = true
-					queue = append(queue, p)
-				}
-			}
-		}
-		for x := range seen {
-			g.ancestors = append(g.ancestors, x)
-		}
-		slices.Sort(g.ancestors)
-	}
+	s.resolveAncestors()
 
 	// Subjects and profiles.
 	direct := map[string][]int32{}
@@ -1147,8 +1063,7 @@ func (s *Snapshot) buildRows(p *profile, rs []restriction, scr *scratch) {
 		p.full = p.full || r.full
 		grp := s.groups[src.group]
 		ms, mbase := grp.matches[src.k], grp.matchBase[src.k]
-		for fi := range r.flat {
-			f := &r.flat[fi]
+		for fi, f := range r.flat {
 			g := rowGrant{a0: f.acts[0], mi: mbase + uint32(fi), match: &ms[fi], cond: f.cond, fg: f, mask: f.mask}
 			if f.allRes {
 				for ri := range nRes {

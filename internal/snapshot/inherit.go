@@ -1,0 +1,148 @@
+package snapshot
+
+import (
+	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+)
+
+// Inheritance (Role extends, UserGroup memberGroups) is resolved in time
+// and memory proportional to what is served: each closure is one walk with
+// a visited stamp, computed only for the objects whose closure is used, so
+// a long chain costs its length, not its length squared.
+
+// validClosure returns the names that are valid in start and whose every
+// dependency is valid too, transitively. Invalidity spreads backwards
+// along the dependency edges, each edge once.
+func validClosure(start map[string]bool, deps func(string) []v1alpha1.ObjectName) map[string]bool {
+	valid := make(map[string]bool, len(start))
+	for n, ok := range start {
+		if ok {
+			valid[n] = true
+		}
+	}
+	dependents := map[string][]string{}
+	var queue []string
+	for n := range valid {
+		for _, d := range deps(n) {
+			if !valid[string(d)] {
+				queue = append(queue, n)
+				break
+			}
+			dependents[string(d)] = append(dependents[string(d)], n)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if !valid[n] {
+			continue
+		}
+		delete(valid, n)
+		for _, m := range dependents[n] {
+			if valid[m] {
+				queue = append(queue, m)
+			}
+		}
+	}
+	return valid
+}
+
+// visited marks nodes of one walk; starting a new walk is O(1).
+type visited struct {
+	stamp []uint32
+	gen   uint32
+}
+
+func (v *visited) reset(n int) {
+	if len(v.stamp) < n {
+		v.stamp = make([]uint32, n)
+	}
+	v.gen++
+}
+
+// visit marks i and reports whether it was unmarked.
+func (v *visited) visit(i int32) bool {
+	if v.stamp[i] == v.gen {
+		return false
+	}
+	v.stamp[i] = v.gen
+	return true
+}
+
+// resolveRoles fills flat, full and holds of every role a served group
+// holds. flat is the depth-first order of the extends graph: a role's own
+// grants, then each extended role's in the order written, each role once;
+// of several fullAccess grants only the first is kept.
+func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.UserGroup) {
+	var seen visited
+	var stack []int32
+	for _, gn := range groupNames {
+		for _, rn := range specs[gn].Spec.Roles {
+			r := s.roles[s.roleIdx[string(rn)]]
+			if r.holds != nil {
+				continue
+			}
+			seen.reset(len(s.roles))
+			// Iterative pre-order walk: the stack holds roles to enter,
+			// pushed in reverse so they are entered in the written order.
+			stack = append(stack[:0], s.roleIdx[string(rn)])
+			for len(stack) > 0 {
+				i := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if !seen.visit(i) {
+					continue
+				}
+				x := s.roles[i]
+				r.holds = append(r.holds, i)
+				for k := range x.own {
+					g := &x.own[k]
+					if g.full {
+						if r.full {
+							continue
+						}
+						r.full = true
+					}
+					r.flat = append(r.flat, g)
+				}
+				ext := x.spec.Spec.Extends
+				for k := len(ext) - 1; k >= 0; k-- {
+					stack = append(stack, s.roleIdx[string(ext[k])])
+				}
+			}
+			slices.Sort(r.holds)
+		}
+	}
+}
+
+// resolveAncestors fills the ancestors of every group whose members or
+// external groups make it the start of a profile: the group and every group
+// including it (Y in X.memberGroups means members of Y are members of X).
+func (s *Snapshot) resolveAncestors() {
+	parents := make([][]int32, len(s.groups))
+	for xi, g := range s.groups {
+		for _, y := range g.spec.Spec.MemberGroups {
+			yi := s.grpIdx[string(y)]
+			parents[yi] = append(parents[yi], int32(xi))
+		}
+	}
+	var seen visited
+	var queue []int32
+	for i, g := range s.groups {
+		if len(g.spec.Spec.Members) == 0 && len(g.spec.Spec.ExternalGroups) == 0 {
+			continue
+		}
+		seen.reset(len(s.groups))
+		seen.visit(int32(i))
+		queue = append(queue[:0], int32(i))
+		for k := 0; k < len(queue); k++ {
+			for _, p := range parents[queue[k]] {
+				if seen.visit(p) {
+					queue = append(queue, p)
+				}
+			}
+		}
+		g.ancestors = slices.Clone(queue)
+		slices.Sort(g.ancestors)
+	}
+}
