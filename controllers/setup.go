@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -70,6 +72,9 @@ type Options struct {
 	// Replica names this process in audit records; empty means the host
 	// name (the pod name in a cluster).
 	Replica string
+	// Shard is the part of the tenants this manager compiles, serves and
+	// writes status for; the zero value serves every namespace.
+	Shard Shard
 }
 
 // SetupWithManager adds Gatehouse's two controllers to mgr and returns the
@@ -86,9 +91,18 @@ type Options struct {
 //
 // It also adds a runnable listing the tenants present at start for the
 // readiness tracker, and the "tenants" ready check.
+//
+// With Options.Shard set, both controllers also watch Namespaces and handle
+// only the tenants of the shard (Shard.Serves): a tenant leaving the shard
+// is dropped from the store, readiness waits for the shard's tenants only,
+// and status is written for them only. Give each shard its own leader
+// election ID.
 func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error) {
 	if opts.Store == nil {
 		return nil, errors.New("controllers: Options.Store is required")
+	}
+	if err := opts.Shard.Validate(); err != nil {
+		return nil, fmt.Errorf("controllers: Options.Shard: %w", err)
 	}
 	if opts.Audit == nil {
 		opts.Audit = audit.NewSink(os.Stdout)
@@ -118,11 +132,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		readiness:      opts.Readiness,
 		elected:        mgr.Elected(),
 		replica:        opts.Replica,
+		shard:          opts.Shard,
 		now:            time.Now,
 		compiledTenant: compiled.Notify,
 		tenants:        map[string]*tenantState{},
 	}
-	r.status = &StatusReconciler{client: mgr.GetClient(), tenants: r}
+	r.status = &StatusReconciler{client: mgr.GetClient(), tenants: r, shard: opts.Shard}
 
 	// Every change enqueues its namespace after the debounce delay. The
 	// queue keeps the earliest due time of a waiting key, so a burst of
@@ -133,7 +148,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 	// start of a deletion held up by someone else's finalizer) need a
 	// compile; status and metadata changes do not.
 	specChanged := builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted()))
-	err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
@@ -143,9 +158,15 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		Watches(&accessv1.Role{}, enqueue, specChanged).
 		Watches(&accessv1.UserGroup{}, enqueue, specChanged).
 		Watches(&accessv1.FieldPolicy{}, enqueue, specChanged).
-		Watches(&accessv1.ApprovalChain{}, enqueue, specChanged).
-		Complete(r)
-	if err != nil {
+		Watches(&accessv1.ApprovalChain{}, enqueue, specChanged)
+	shardChanged := builder.WithPredicates(shardLabelChanged())
+	if opts.Shard.Sharded() {
+		// A tenant joins or leaves the shard with its namespace's label:
+		// at once, not debounced, so that the shard losing it stops
+		// serving it and the shard gaining it serves it without delay.
+		b = b.Watches(&corev1.Namespace{}, enqueueNamespace(), shardChanged)
+	}
+	if err := b.Complete(r); err != nil {
 		return nil, err
 	}
 
@@ -173,6 +194,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		source.Kind[client.Object](mgr.GetCache(), &accessv1.ApprovalChain{}, enqueue, statusChanged),
 		source.Kind[client.Object](mgr.GetCache(), &accessv1.PermissionSnapshot{}, enqueue, isSnapshot),
 	}
+	if opts.Shard.Sharded() {
+		// A tenant that left the shard gets its status released.
+		sources = append(sources, source.Kind[client.Object](mgr.GetCache(), &corev1.Namespace{}, enqueueNamespace(), shardLabelChanged()))
+	}
 	for _, src := range sources {
 		if err := statusCtrl.Watch(src); err != nil {
 			return nil, err
@@ -182,7 +207,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		return nil, err
 	}
 
-	list := func(ctx context.Context) (map[string]bool, error) { return cachedTenants(ctx, mgr.GetCache()) }
+	list := func(ctx context.Context) (map[string]bool, error) {
+		return shardTenants(ctx, mgr.GetCache(), opts.Shard)
+	}
 	if err := mgr.Add(&readinessLister{tracker: opts.Readiness, list: list, waitFor: mgr.GetCache().WaitForCacheSync}); err != nil {
 		return nil, err
 	}
@@ -246,6 +273,32 @@ func statusChangedPredicate() predicate.Funcs {
 			return !equality.Semantic.DeepEqual(accessStatusOf(e.ObjectOld), accessStatusOf(e.ObjectNew))
 		},
 	}
+}
+
+// enqueueNamespace maps a Namespace event to its tenant's request.
+func enqueueNamespace() handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{tenantRequest(o.GetName())}
+	})
+}
+
+// shardTenants returns the tenants present in the cache that the shard
+// serves: readiness waits for these, not for other shards' tenants.
+func shardTenants(ctx context.Context, c client.Reader, s Shard) (map[string]bool, error) {
+	all, err := cachedTenants(ctx, c)
+	if err != nil || !s.Sharded() {
+		return all, err
+	}
+	for tenant := range all {
+		m, err := member(ctx, c, s, tenant)
+		if err != nil {
+			return nil, err
+		}
+		if !m.serves {
+			delete(all, tenant)
+		}
+	}
+	return all, nil
 }
 
 // cachedTenants returns every namespace holding an access object or a

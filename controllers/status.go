@@ -62,9 +62,11 @@ func problemMessage(problems []snapshot.Problem, revision string) string {
 // desiredSnapshotStatus returns the PermissionSnapshot status describing the
 // served entry. compiledAt is kept while the revision is unchanged, so that
 // replicas taking over leadership (each with its own compile time) do not
-// rewrite it: it says when the revision was first served.
-func desiredSnapshotStatus(cur *accessv1.PermissionSnapshotStatus, generation int64, s *snapshot.Snapshot, compiledAt time.Time, problems []snapshot.Problem) accessv1.PermissionSnapshotStatus {
+// rewrite it: it says when the revision was first served (also when the
+// tenant moves to another shard). shard is the serving shard's name.
+func desiredSnapshotStatus(cur *accessv1.PermissionSnapshotStatus, generation int64, shard string, s *snapshot.Snapshot, compiledAt time.Time, problems []snapshot.Problem) accessv1.PermissionSnapshotStatus {
 	st := *cur.DeepCopy()
+	st.Shard = shard
 	rev := s.Revision()
 	if st.Revision != rev || st.CompiledAt == nil {
 		st.CompiledAt = &metav1.Time{Time: compiledAt.Truncate(time.Second)}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,14 +43,28 @@ const statusWorkers = 8
 type StatusReconciler struct {
 	client  client.Client
 	tenants *TenantReconciler
+	shard   Shard
 
 	writes atomic.Int64
 }
 
 // Reconcile brings the status of the tenant req.Name in line with the
-// snapshot this replica serves.
+// snapshot this replica serves. A sharded replica writes the status of its
+// shard's tenants only.
 func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := req.Name
+	m, err := member(ctx, r.client, r.shard, tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !m.serves {
+		err := r.release(ctx, tenant, m)
+		if apierrors.IsConflict(err) {
+			// Most likely the next shard wrote first: read again.
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
+		return ctrl.Result{}, err
+	}
 	state := r.tenants.compiled(tenant)
 	if state == nil {
 		// Not served: either the tenant has no objects left (drop its
@@ -139,7 +154,7 @@ func (r *StatusReconciler) writeSnapshotStatus(ctx context.Context, tenant strin
 		return err
 	}
 	entry := state.entry
-	desired := desiredSnapshotStatus(&psnap.Status, psnap.Generation, entry.Snapshot, entry.CompiledAt, entry.Problems)
+	desired := desiredSnapshotStatus(&psnap.Status, psnap.Generation, r.shard.Name, entry.Snapshot, entry.CompiledAt, entry.Problems)
 	if equality.Semantic.DeepEqual(psnap.Status, desired) {
 		return nil
 	}
@@ -148,6 +163,33 @@ func (r *StatusReconciler) writeSnapshotStatus(ctx context.Context, tenant strin
 	// old and the new status although the schema requires them. A conflict
 	// (the cache was behind) is retried with fresh data.
 	psnap.Status = desired
+	r.writes.Add(1)
+	return client.IgnoreNotFound(r.client.Status().Update(ctx, psnap, client.FieldOwner(FieldOwner)))
+}
+
+// release marks the PermissionSnapshot of a tenant this shard does not
+// serve as not served, when it names this shard: status must never name a
+// shard that no longer serves the tenant. The shard serving it next writes
+// its own name over it. The update carries the resourceVersion read, so it
+// never overwrites that shard's write: it conflicts and is read again.
+// Access objects' status is left alone: it describes their last compile,
+// the same on every shard.
+func (r *StatusReconciler) release(ctx context.Context, tenant string, m membership) error {
+	psnap := &accessv1.PermissionSnapshot{}
+	err := r.client.Get(ctx, client.ObjectKey{Namespace: tenant, Name: accessv1.SnapshotObjectName}, psnap)
+	if apierrors.IsNotFound(err) || (err == nil && psnap.Status.Shard != r.shard.Name) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	psnap.Status.Shard = ""
+	meta.SetStatusCondition(&psnap.Status.Conditions, metav1.Condition{
+		Type: accessv1.ConditionReady, Status: metav1.ConditionFalse, Reason: accessv1.ReasonNotInShard,
+		Message: fmt.Sprintf("Not served by shard %s any more: %s. Waiting for the shard it is assigned to to serve it; until then the authorization endpoint denies it (NoSnapshot)",
+			r.shard.Name, m.notServedBecause(r.shard)),
+		ObservedGeneration: psnap.Generation,
+	})
 	r.writes.Add(1)
 	return client.IgnoreNotFound(r.client.Status().Update(ctx, psnap, client.FieldOwner(FieldOwner)))
 }

@@ -89,9 +89,9 @@ func TestDesiredSnapshotStatus(t *testing.T) {
 	s := compileSmall(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 	var cur accessv1.PermissionSnapshotStatus
-	st := desiredSnapshotStatus(&cur, 1, s, at, nil)
+	st := desiredSnapshotStatus(&cur, 1, "", s, at, nil)
 	want := accessv1.SnapshotCounts{Roles: 1, Groups: 1, Subjects: 2}
-	if st.Revision != s.Revision() || st.Counts != want || st.LeftOut != nil || st.ObservedGeneration != 1 {
+	if st.Revision != s.Revision() || st.Counts != want || st.LeftOut != nil || st.ObservedGeneration != 1 || st.Shard != "" {
 		t.Fatalf("status %+v", st)
 	}
 	if !st.CompiledAt.Time.Equal(at.Truncate(time.Second)) {
@@ -102,15 +102,27 @@ func TestDesiredSnapshotStatus(t *testing.T) {
 	}
 
 	// Another replica, compiling the same revision later, keeps compiledAt.
-	later := desiredSnapshotStatus(&st, 1, s, at.Add(time.Hour), nil)
+	later := desiredSnapshotStatus(&st, 1, "", s, at.Add(time.Hour), nil)
 	if !later.CompiledAt.Equal(st.CompiledAt) {
 		t.Errorf("compiledAt moved to %v for the same revision", later.CompiledAt)
+	}
+
+	// A shard taking the tenant over after the old one released it names
+	// itself, is Ready again and keeps compiledAt.
+	released := *st.DeepCopy()
+	released.Conditions[0].Status, released.Conditions[0].Reason = metav1.ConditionFalse, accessv1.ReasonNotInShard
+	moved := desiredSnapshotStatus(&released, 1, "b", s, at.Add(time.Hour), nil)
+	if moved.Shard != "b" || moved.Conditions[0].Status != metav1.ConditionTrue || moved.Conditions[0].Reason != accessv1.ReasonCompiled {
+		t.Errorf("after the move: shard %q, condition %+v", moved.Shard, moved.Conditions[0])
+	}
+	if !moved.CompiledAt.Equal(st.CompiledAt) {
+		t.Errorf("compiledAt moved to %v with the tenant", moved.CompiledAt)
 	}
 
 	// Left-out objects are listed, the snapshot is still Ready.
 	problems := []snapshot.Problem{{Kind: "UserGroup", Name: "g", Field: "spec.roles[0]", Reason: accessv1.ReasonInvalidReference, Message: "m"}}
 	s2 := compileSmall(t, "ghost")
-	bad := desiredSnapshotStatus(&st, 1, s2, at.Add(time.Hour), problems)
+	bad := desiredSnapshotStatus(&st, 1, "", s2, at.Add(time.Hour), problems)
 	if len(bad.LeftOut) != 1 || bad.LeftOut[0].Reason != accessv1.ReasonInvalidReference {
 		t.Errorf("leftOut %+v", bad.LeftOut)
 	}
@@ -128,7 +140,7 @@ func TestDesiredSnapshotStatusCapsLeftOut(t *testing.T) {
 	for i := range problems {
 		problems[i] = snapshot.Problem{Kind: "Role", Name: strings.Repeat("r", i%50+1), Reason: accessv1.ReasonInvalidSpec}
 	}
-	st := desiredSnapshotStatus(&accessv1.PermissionSnapshotStatus{}, 1, s, time.Now(), problems)
+	st := desiredSnapshotStatus(&accessv1.PermissionSnapshotStatus{}, 1, "", s, time.Now(), problems)
 	if len(st.LeftOut) != maxLeftOut {
 		t.Fatalf("%d leftOut entries, want the schema's maximum %d", len(st.LeftOut), maxLeftOut)
 	}

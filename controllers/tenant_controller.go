@@ -35,6 +35,7 @@ type TenantReconciler struct {
 	readiness *ReadinessTracker
 	elected   <-chan struct{}
 	replica   string
+	shard     Shard
 	now       func() time.Time
 	// compiledTenant is told about every compile and drop, for status.
 	compiledTenant func(tenant string)
@@ -79,15 +80,34 @@ func (r *TenantReconciler) StatusWrites() int64 { return r.status.writes.Load() 
 // Readiness returns the tracker behind the manager's "tenants" ready check.
 func (r *TenantReconciler) Readiness() *ReadinessTracker { return r.readiness }
 
-// Reconcile compiles the tenant req.Name and serves the result.
+// Shard returns the shard this reconciler serves.
+func (r *TenantReconciler) Shard() Shard { return r.shard }
+
+// Reconcile compiles the tenant req.Name and serves the result; a tenant
+// of another shard is dropped instead.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := req.Name
+	m, err := member(ctx, r.client, r.shard, tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !m.serves {
+		// Another shard's tenant (or one that just left this shard): the
+		// endpoint answers it "no snapshot", never from a snapshot this
+		// shard no longer keeps up to date.
+		if r.drop(ctx, tenant, m.notServedBecause(r.shard)) {
+			r.compiledTenant(tenant)
+		}
+		// A tenant expected at start may have left the shard since.
+		r.readiness.Observe(tenant)
+		return ctrl.Result{}, nil
+	}
 	in, err := listTenant(ctx, r.client, tenant)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if in.empty() {
-		r.drop(ctx, tenant)
+		r.drop(ctx, tenant, "it has no access objects left")
 	} else {
 		r.compile(ctx, tenant, in)
 	}
@@ -317,10 +337,12 @@ func (r *TenantReconciler) emitEvents(ctx context.Context, tenant string, in *te
 	}
 }
 
-// drop stops serving a tenant whose last access object is gone. The
-// StatusReconciler then deletes its PermissionSnapshot. No finalizer is
-// involved anywhere: deleting a namespace never waits for this controller.
-func (r *TenantReconciler) drop(ctx context.Context, tenant string) {
+// drop stops serving a tenant whose last access object is gone, or that
+// left the shard, and reports whether it was served. The StatusReconciler
+// then deletes its PermissionSnapshot (or, for a tenant that left the
+// shard, releases it to the next shard). No finalizer is involved anywhere:
+// deleting a namespace never waits for this controller.
+func (r *TenantReconciler) drop(ctx context.Context, tenant, why string) bool {
 	r.mu.Lock()
 	prev := r.tenants[tenant]
 	delete(r.tenants, tenant)
@@ -328,7 +350,7 @@ func (r *TenantReconciler) drop(ctx context.Context, tenant string) {
 
 	old := r.store.Get(tenant)
 	if old == nil {
-		return
+		return false
 	}
 	diff := snapshot.Diff(old.Snapshot, nil)
 	rec := audit.Record{
@@ -343,5 +365,6 @@ func (r *TenantReconciler) drop(ctx context.Context, tenant string) {
 	r.store.Delete(tenant)
 	metrics.DropTenant(tenant)
 	metrics.SetTenants(len(r.store.Tenants()))
-	log.FromContext(ctx).Info("tenant dropped: it has no access objects left", "tenant", tenant)
+	log.FromContext(ctx).Info("tenant dropped: "+why, "tenant", tenant)
+	return true
 }

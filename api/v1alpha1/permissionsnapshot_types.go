@@ -59,6 +59,15 @@ type PermissionSnapshotStatus struct {
 	// +optional
 	LeftOut []LeftOutObject `json:"leftOut,omitempty"`
 
+	// Shard is the Gatehouse shard that serves the tenant: the value of the
+	// namespace's access.gatehouse.dev/shard label, or the default shard's
+	// name for an unlabelled namespace. Applications ask that shard's
+	// Service. Empty when Gatehouse is not sharded, or when no running shard
+	// serves the tenant (the Ready condition then says why).
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Shard string `json:"shard,omitempty"`
+
 	// Conditions hold the Ready condition.
 	// +optional
 	// +listType=map
@@ -75,6 +84,7 @@ type PermissionSnapshotStatus struct {
 // +kubebuilder:printcolumn:name="Groups",type=integer,JSONPath=`.status.counts.groups`
 // +kubebuilder:printcolumn:name="Subjects",type=integer,JSONPath=`.status.counts.subjects`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Shard",type=string,JSONPath=`.status.shard`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // PermissionSnapshot reports the compiled permission snapshot of one tenant
@@ -103,6 +113,12 @@ type PermissionSnapshotList struct {
 
 // SnapshotObjectName is the name of every tenant's PermissionSnapshot.
 const SnapshotObjectName = "current"
+
+// ReasonNotInShard: the PermissionSnapshot's Ready condition is False
+// because the namespace was moved out of the shard that served it, and no
+// shard has reported serving it since (the new shard's label value may name
+// no running shard).
+const ReasonNotInShard = "NotInShard"
 
 func init() {
 	register(&PermissionSnapshot{}, &PermissionSnapshotList{})

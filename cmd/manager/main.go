@@ -42,6 +42,16 @@ type options struct {
 	debounce    time.Duration
 	auditLog    string
 	concurrency int
+	shard       controllers.Shard
+}
+
+// leaderElectionID is the lease of the manager's leader election: one per
+// shard, so that each shard elects its own status writer.
+func leaderElectionID(s controllers.Shard) string {
+	if !s.Sharded() {
+		return "gatehouse.access.gatehouse.dev"
+	}
+	return "gatehouse-" + s.Name + ".access.gatehouse.dev"
 }
 
 func main() {
@@ -55,6 +65,8 @@ func main() {
 	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
 	flag.StringVar(&opts.auditLog, "audit-log", "-", "File the audit trail (one JSON line per served change) is appended to; - is standard output.")
 	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
+	flag.StringVar(&opts.shard.Name, "shard", "", "Compile, serve and write status only for the tenant namespaces labelled "+controllers.ShardLabel+"=<this name> (a DNS label); empty serves every namespace.")
+	flag.BoolVar(&opts.shard.Default, "shard-default", false, "With --shard: also serve the namespaces without the "+controllers.ShardLabel+" label. Exactly one shard of an install should set it.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -69,7 +81,10 @@ func main() {
 
 func run(opts options) error {
 	log := ctrl.Log.WithName("setup")
-	log.Info("starting gatehouse manager", "version", version.String())
+	if err := opts.shard.Validate(); err != nil {
+		return err
+	}
+	log.Info("starting gatehouse manager", "version", version.String(), "shard", opts.shard.Name, "defaultShard", opts.shard.Default)
 	if limit := setMemoryLimit(); limit > 0 {
 		log.Info("Go soft memory limit set below the container's", "bytes", limit, "percent", memoryLimitPercent)
 	}
@@ -79,7 +94,7 @@ func run(opts options) error {
 		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress: opts.probeAddr,
 		LeaderElection:         opts.leaderElect,
-		LeaderElectionID:       "gatehouse.access.gatehouse.dev",
+		LeaderElectionID:       leaderElectionID(opts.shard),
 		// A replica that stops hands leadership over at once instead of
 		// leaving status unwritten until the lease expires. Safe: nothing
 		// runs after the manager stops.
@@ -113,6 +128,7 @@ func run(opts options) error {
 		Audit:                   auditSink,
 		Debounce:                opts.debounce,
 		MaxConcurrentReconciles: opts.concurrency,
+		Shard:                   opts.shard,
 	}); err != nil {
 		return err
 	}
