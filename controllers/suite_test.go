@@ -116,6 +116,9 @@ type replicaOptions struct {
 	name        string
 	debounce    time.Duration
 	leaderElect bool
+	// shard is the part of the tenants the replica serves (zero: all);
+	// each shard elects its leader on its own lease.
+	shard controllers.Shard
 }
 
 // managerNamespace is the install namespace: the manager's RBAC and its
@@ -134,6 +137,9 @@ func startReplica(o replicaOptions) *replica {
 	if o.leaderElect {
 		mgrOpts.LeaderElection = true
 		mgrOpts.LeaderElectionID = "gatehouse-test"
+		if o.shard.Sharded() {
+			mgrOpts.LeaderElectionID = "gatehouse-test-" + o.shard.Name
+		}
 		mgrOpts.LeaderElectionNamespace = managerNamespace
 		mgrOpts.LeaderElectionReleaseOnCancel = true
 		mgrOpts.LeaseDuration = ptr.To(4 * time.Second)
@@ -144,7 +150,7 @@ func startReplica(o replicaOptions) *replica {
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	r := &replica{mgr: mgr, store: store.New(), audit: &auditBuffer{}, done: make(chan error, 1)}
 	r.rec, err = controllers.SetupWithManager(mgr, controllers.Options{
-		Store: r.store, Audit: audit.NewSink(r.audit), Debounce: o.debounce, Replica: o.name,
+		Store: r.store, Audit: audit.NewSink(r.audit), Debounce: o.debounce, Replica: o.name, Shard: o.shard,
 	})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	var mctx context.Context
