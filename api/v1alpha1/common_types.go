@@ -111,6 +111,9 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonProgressing: the object has not been compiled yet.
 	ReasonProgressing = "Progressing"
+	// ReasonQuotaExceeded: the object, or the tenant with it, exceeds a
+	// per-tenant limit the platform operator set.
+	ReasonQuotaExceeded = "QuotaExceeded"
 )
 
 // AccessObjectStatus is the observed state shared by Roles, UserGroups,

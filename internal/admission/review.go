@@ -56,6 +56,10 @@ type Request struct {
 	// Privileged users (cluster admins, holders of the Kubernetes RBAC verb
 	// escalate on accessroles) skip the escalation check.
 	Privileged bool
+	// Limits are the tenant quotas; a change that would exceed one is
+	// rejected (privileged users included: quotas protect the platform).
+	// The zero value limits nothing.
+	Limits snapshot.Limits
 }
 
 // Response is the admission answer.
@@ -96,6 +100,7 @@ func Review(req Request) Response {
 	if len(resp.Denials) > 0 {
 		return resp // the object is broken on its own; the rest would only repeat it
 	}
+	resp.Denials = append(resp.Denials, quotaDenials(req, tenant)...)
 	resp.Denials = append(resp.Denials, cycleDenials(req.Object, tenant)...)
 	denials, warnings := approverChecks(req.Object, tenant)
 	resp.Denials = append(resp.Denials, denials...)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 )
@@ -315,15 +316,40 @@ func (s *Snapshot) Counts() Counts {
 // Compile builds the snapshot of one tenant. Objects with problems are left
 // out and reported, and so are objects that depend on left-out objects;
 // the rest is compiled. Problems are sorted by kind, name and field.
+//
+// Compile applies DefaultLimits; CompileWith takes the platform operator's.
 func Compile(tenant string, objs Objects) (*Snapshot, []Problem) {
-	c := &compiler{s: &Snapshot{tenant: tenant}}
+	return CompileWith(tenant, objs, Options{Limits: DefaultLimits()})
+}
+
+// Options tune a compile.
+type Options struct {
+	// Limits are the tenant's quotas; objects beyond them are left out. A
+	// tenant whose compiled blocks would exceed Limits.CompiledBytes is not
+	// compiled at all: CompileWith returns a nil snapshot (which denies
+	// everything) and a KindTenant problem, and the caller keeps serving
+	// the last good snapshot.
+	Limits Limits
+}
+
+// CompileWith is Compile with options.
+func CompileWith(tenant string, objs Objects, opts Options) (*Snapshot, []Problem) {
+	c := &compiler{s: &Snapshot{tenant: tenant}, limits: opts.Limits, sizeLeft: opts.Limits.CompiledBytes}
 	c.run(objs)
+	if c.tooLarge != "" {
+		return nil, sortProblems(append(c.problems, Problem{KindTenant, tenant, "", v1alpha1.ReasonQuotaExceeded, c.tooLarge}))
+	}
 	return c.s, sortProblems(c.problems)
 }
 
 type compiler struct {
 	s        *Snapshot
 	problems []Problem
+	limits   Limits
+	// sizeLeft is what remains of Limits.CompiledBytes (unlimited when the
+	// limit is 0); tooLarge says why the tenant was not compiled.
+	sizeLeft int64
+	tooLarge string
 
 	roleSpecs  map[string]*v1alpha1.Role
 	roleConds  map[string]roleConds
@@ -337,7 +363,12 @@ func (c *compiler) run(objs Objects) {
 	s := c.s
 	s.revision = revision(s.tenant, objs)
 
-	// 1. Local checks, and duplicate names.
+	// 1. Local checks, quotas, and duplicate names.
+	overQuota := map[string]bool{} // kind/name
+	for _, p := range c.limits.Check(objs) {
+		overQuota[p.Kind+"/"+p.Name] = true
+		c.add(p)
+	}
 	roleOK := map[string]bool{}
 	c.roleSpecs, c.roleConds = map[string]*v1alpha1.Role{}, map[string]roleConds{}
 	dupRoles := dups(len(objs.Roles), func(i int) string { return objs.Roles[i].Name })
@@ -350,7 +381,7 @@ func (c *compiler) run(objs Objects) {
 		ps, conds := checkRole(r)
 		c.roleSpecs[r.Name], c.roleConds[r.Name] = r, conds
 		c.add(ps...)
-		roleOK[r.Name] = len(ps) == 0
+		roleOK[r.Name] = len(ps) == 0 && !overQuota[KindRole+"/"+r.Name]
 	}
 	grpOK := map[string]bool{}
 	c.groupSpecs = map[string]*v1alpha1.UserGroup{}
@@ -364,7 +395,7 @@ func (c *compiler) run(objs Objects) {
 		ps := CheckUserGroup(g)
 		c.groupSpecs[g.Name] = g
 		c.add(ps...)
-		grpOK[g.Name] = len(ps) == 0
+		grpOK[g.Name] = len(ps) == 0 && !overQuota[KindUserGroup+"/"+g.Name]
 	}
 
 	// 2. Cycles among otherwise valid objects.
@@ -441,7 +472,7 @@ func (c *compiler) run(objs Objects) {
 		}
 		ps = append(ps, p.list...)
 		c.add(ps...)
-		if len(ps) == 0 {
+		if len(ps) == 0 && !overQuota[KindFieldPolicy+"/"+fp.Name] {
 			fps = append(fps, fp)
 		} else {
 			brokenFPs = append(brokenFPs, fp)
@@ -472,7 +503,7 @@ func (c *compiler) run(objs Objects) {
 		}
 		ps = append(ps, p.list...)
 		c.add(ps...)
-		if len(ps) == 0 {
+		if len(ps) == 0 && !overQuota[KindApprovalChain+"/"+ch.Name] {
 			chs = append(chs, ch)
 			c.chainConds[ch.Name] = conds
 		}
@@ -701,7 +732,9 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 			r.own = append(r.own, s.flatGrant(r.name, pi, p, c.roleConds[r.name][pi]))
 		}
 	}
-	s.resolveRoles(groupNames, c.groupSpecs)
+	if !s.resolveRoles(groupNames, c.groupSpecs, c.charge) {
+		return
+	}
 
 	// Groups: the served ones, then the left-out ones that only restrict.
 	s.grpIdx = make(map[string]int32, len(groupNames)+len(restrictOnly))
@@ -736,6 +769,9 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 				nMatches += len(s.roles[s.roleIdx[string(r)]].flat)
 			}
 		}
+	}
+	if !c.charge(int64(nMatches) * int64(unsafe.Sizeof(Match{}))) {
+		return
 	}
 	// Sized once: Decisions point into it, so it must never move.
 	s.matches = make([]Match, 0, nMatches)
@@ -789,7 +825,9 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		}
 		s.groups = append(s.groups, g)
 	}
-	s.resolveAncestors()
+	if !s.resolveAncestors(c.charge) {
+		return
+	}
 
 	// Subjects and profiles.
 	direct := map[string][]int32{}
@@ -838,6 +876,10 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 			s.profileKey[string(kb)] = int32(len(profiles))
 			profiles = append(profiles, &profile{groups: slices.Clone(buf)})
 		}
+	}
+
+	if !c.chargeProfiles(profiles) {
+		return
 	}
 
 	// Field policies and chains come before profiles, which precompute

@@ -1,7 +1,9 @@
 package snapshot
 
 import (
+	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 )
@@ -74,7 +76,10 @@ func (v *visited) visit(i int32) bool {
 // holds. flat is the depth-first order of the extends graph: a role's own
 // grants, then each extended role's in the order written, each role once;
 // of several fullAccess grants only the first is kept.
-func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.UserGroup) {
+//
+// charge is told the bytes each closure takes; resolveRoles stops and
+// returns false once it refuses.
+func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.UserGroup, charge func(int64) bool) bool {
 	var seen visited
 	var stack []int32
 	for _, gn := range groupNames {
@@ -111,14 +116,19 @@ func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.
 				}
 			}
 			slices.Sort(r.holds)
+			if !charge(int64(len(r.flat))*8 + int64(len(r.holds))*4) {
+				return false
+			}
 		}
 	}
+	return true
 }
 
 // resolveAncestors fills the ancestors of every group whose members or
 // external groups make it the start of a profile: the group and every group
 // including it (Y in X.memberGroups means members of Y are members of X).
-func (s *Snapshot) resolveAncestors() {
+// It returns false once charge refuses the bytes of a closure.
+func (s *Snapshot) resolveAncestors(charge func(int64) bool) bool {
 	parents := make([][]int32, len(s.groups))
 	for xi, g := range s.groups {
 		for _, y := range g.spec.Spec.MemberGroups {
@@ -142,7 +152,62 @@ func (s *Snapshot) resolveAncestors() {
 				}
 			}
 		}
+		if !charge(int64(len(queue)) * 4) {
+			return false
+		}
 		g.ancestors = slices.Clone(queue)
 		slices.Sort(g.ancestors)
 	}
+	return true
+}
+
+// charge takes n bytes from the tenant's compiled-size budget and reports
+// whether any is left; once none is, the tenant is not compiled.
+func (c *compiler) charge(n int64) bool {
+	if c.limits.CompiledBytes <= 0 {
+		return true
+	}
+	c.sizeLeft -= n
+	if c.sizeLeft >= 0 {
+		return true
+	}
+	if c.tooLarge == "" {
+		c.tooLarge = fmt.Sprintf("its compiled permission blocks would exceed the tenant limit of %d bytes (--%s); the last good snapshot keeps serving",
+			c.limits.CompiledBytes, compiledBytesFlag)
+	}
+	return false
+}
+
+// chargeProfiles charges, before they are built, the blocks of the
+// profiles: one block per profile, its group list, and a grant entry per
+// row each held role's grants cover.
+func (c *compiler) chargeProfiles(profiles []*profile) bool {
+	s := c.s
+	block := int64(len(s.resNames)*s.stride()) * 8
+	rows := make([]int64, len(s.roles)) // grant entries per role
+	for i, r := range s.roles {
+		for _, f := range r.flat {
+			if f.allRes {
+				rows[i] += int64(len(s.resNames))
+			} else {
+				rows[i] += int64(len(f.res))
+			}
+		}
+	}
+	var seen visited
+	for _, p := range profiles {
+		n := block + int64(len(p.groups))*4
+		seen.reset(len(s.roles))
+		for _, gi := range p.groups {
+			for _, ri := range s.groups[gi].roles {
+				if seen.visit(ri) {
+					n += rows[ri] * int64(unsafe.Sizeof(rowGrant{}))
+				}
+			}
+		}
+		if !c.charge(n) {
+			return false
+		}
+	}
+	return true
 }

@@ -66,7 +66,9 @@ func BenchmarkCompileInheritance(b *testing.B) {
 					var ms0, ms1 runtime.MemStats
 					runtime.ReadMemStats(&ms0)
 					var probs []snapshot.Problem
-					s, probs = snapshot.Compile("t", objs)
+					// No limits: the compiler itself must stay linear (the
+					// default inheritance depth would leave most links out).
+					s, probs = snapshot.CompileWith("t", objs, snapshot.Options{})
 					runtime.ReadMemStats(&ms1)
 					if len(probs) > 0 {
 						b.Fatalf("problems: %v", probs[0])
@@ -79,5 +81,44 @@ func BenchmarkCompileInheritance(b *testing.B) {
 				runtime.KeepAlive(s)
 			})
 		}
+	}
+}
+
+// heldChain is the quadratic variant: every link of an extends chain is held
+// by a group of its own with a member, so profile i holds i grants. The
+// default limits leave out links deeper than the inheritance limit; without
+// that limit the compiled-size limit refuses the tenant before building it.
+func heldChain(n int) snapshot.Objects {
+	objs := extendsChain(n)
+	objs.Groups = nil
+	for i := range n {
+		objs.Groups = append(objs.Groups, group(fmt.Sprintf("g%05d", i), fmt.Sprintf("r%05d", i), fmt.Sprintf("u%05d", i)))
+	}
+	return objs
+}
+
+func BenchmarkCompileHostileQuadratic(b *testing.B) {
+	depthOff := snapshot.DefaultLimits()
+	depthOff.InheritanceDepth = 0
+	for _, lim := range []struct {
+		name   string
+		limits snapshot.Limits
+	}{{"defaults", snapshot.DefaultLimits()}, {"noDepthLimit", depthOff}} {
+		b.Run(lim.name, func(b *testing.B) {
+			objs := heldChain(5_000)
+			var alloc uint64
+			var s *snapshot.Snapshot
+			var probs []snapshot.Problem
+			for i := 0; i < b.N; i++ {
+				var ms0, ms1 runtime.MemStats
+				runtime.ReadMemStats(&ms0)
+				s, probs = snapshot.CompileWith("t", objs, snapshot.Options{Limits: lim.limits})
+				runtime.ReadMemStats(&ms1)
+				alloc = ms1.TotalAlloc - ms0.TotalAlloc
+			}
+			b.ReportMetric(float64(alloc)/(1<<20), "allocMB")
+			b.ReportMetric(float64(len(probs)), "problems")
+			b.ReportMetric(float64(s.Counts().Roles), "servedRoles")
+		})
 	}
 }

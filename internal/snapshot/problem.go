@@ -13,6 +13,9 @@ const (
 	KindUserGroup     = "UserGroup"
 	KindFieldPolicy   = "FieldPolicy"
 	KindApprovalChain = "ApprovalChain"
+	// KindTenant names the whole tenant (the namespace), for a problem that
+	// is no single object's: the tenant was not compiled.
+	KindTenant = "Tenant"
 )
 
 // Problem is why an object was left out of a snapshot (or, from the Check*
