@@ -34,10 +34,10 @@ func (c *compiler) buildChains(chs []*v1alpha1.ApprovalChain) {
 				x.required = int(*st.Required)
 			}
 			for _, r := range st.Approvers.Roles {
-				x.roles = append(x.roles, s.roleIdx[string(r)])
+				x.roles = append(x.roles, s.roleAt(string(r)))
 			}
 			for _, g := range st.Approvers.Groups {
-				x.groups = append(x.groups, s.grpIdx[string(g)])
+				x.groups = append(x.groups, s.groupAt(string(g)))
 			}
 			for _, u := range st.Approvers.Users {
 				x.users = append(x.users, string(u))

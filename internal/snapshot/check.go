@@ -65,6 +65,9 @@ func (s *Snapshot) profileFor(sub *Subject) (*profile, string) {
 	p = &profile{groups: slices.Clone(all)}
 	s.fillProfileNoShare(p)
 	s.extMu.Lock()
+	if s.extCache == nil {
+		s.extCache = map[string]*profile{} // most snapshots never need it
+	}
 	if len(s.extCache) < maxExtCache {
 		s.extCache[string(key)] = p
 	}

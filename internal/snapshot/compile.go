@@ -63,11 +63,9 @@ type Snapshot struct {
 	// Interned names. Index 0 of both is the wildcard slot: the row of
 	// resources and the bit of actions that no object names, which "*"
 	// grants also cover.
-	resIdx   map[string]int32
 	resNames []string
-	actIdx   map[string]int32
 	actNames []string
-	resTab   *nameTable // resIdx for the hot path
+	resTab   *nameTable // name -> index in resNames
 	actTab   *nameTable
 	words    int // uint64 words per action bitset
 	// compact: at most 32 actions (wildcard slot included), so a block is
@@ -75,11 +73,10 @@ type Snapshot struct {
 	// header words, 2 inline grants of one word each.
 	compact bool
 
-	roles   []*role
-	roleIdx map[string]int32
+	roles   []*role // sorted by name (roleIndex searches it)
 	matches []Match // every (group, role, grant) explanation
-	groups  []*group
-	grpIdx  map[string]int32
+	groups  []*group // served groups by name, then left-out ones by name (groupIndex)
+	nServed int      // served groups: groups[:nServed]
 	ext     map[string][]int32 // IdP group -> groups naming it
 
 	subjects   *subjectTable // subject ID -> profile
@@ -118,8 +115,25 @@ type flatGrant struct {
 	mask     uint16
 	scope    string
 	cond     *condition
-	resNames []string // as written, for Diff
-	actNames []string
+	perm     *v1alpha1.Permission // as written, for Diff; nil for fullAccess
+}
+
+// names returns the grant's modules and actions as written, sorted and
+// without repeats (Diff compares them; computed on demand, as Diff is rare
+// and a snapshot is kept for long).
+func (f *flatGrant) names() (res, acts []string) {
+	if f.perm == nil {
+		return nil, nil
+	}
+	for _, r := range f.perm.Resources {
+		res = append(res, string(r))
+	}
+	for _, a := range f.perm.Actions {
+		acts = append(acts, string(a))
+	}
+	slices.Sort(res)
+	slices.Sort(acts)
+	return slices.Compact(res), slices.Compact(acts)
 }
 
 type role struct {
@@ -705,31 +719,22 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 	}
 	s.resNames = append([]string{""}, sortedKeys(resSet)...)
 	s.actNames = append([]string{""}, sortedKeys(actSet)...)
-	s.resIdx = make(map[string]int32, len(s.resNames))
-	for i, n := range s.resNames[1:] {
-		s.resIdx[n] = int32(i + 1)
-	}
-	s.actIdx = make(map[string]int32, len(s.actNames))
-	for i, n := range s.actNames[1:] {
-		s.actIdx[n] = int32(i + 1)
-	}
 	s.words = (len(s.actNames) + 63) / 64
 	s.compact = len(s.actNames) <= 32
-	s.resTab, s.actTab = newNameTable(s.resIdx), newNameTable(s.actIdx)
+	s.resTab, s.actTab = newNameTable(s.resNames), newNameTable(s.actNames)
 
 	// Roles: flatten extends (own permissions first, then each extended
 	// role's, without repeats).
-	s.roleIdx = make(map[string]int32, len(roleNames))
-	for i, n := range roleNames {
-		s.roleIdx[n] = int32(i)
+	for _, n := range roleNames {
 		s.roles = append(s.roles, &role{name: n, spec: c.roleSpecs[n]})
 	}
 	for _, r := range s.roles {
+		r.own = make([]flatGrant, 0, len(r.spec.Spec.Permissions)+1)
 		if r.spec.Spec.FullAccess {
 			r.own = append(r.own, flatGrant{defRole: r.name, index: -1, full: true, allRes: true, acts: s.allActs(), mask: maskAll, scope: "fullAccess"})
 		}
-		for pi, p := range r.spec.Spec.Permissions {
-			r.own = append(r.own, s.flatGrant(r.name, pi, p, c.roleConds[r.name][pi]))
+		for pi := range r.spec.Spec.Permissions {
+			r.own = append(r.own, s.flatGrant(r.name, pi, &r.spec.Spec.Permissions[pi], c.roleConds[r.name][pi]))
 		}
 	}
 	if !s.resolveRoles(groupNames, c.groupSpecs, c.charge) {
@@ -737,12 +742,10 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 	}
 
 	// Groups: the served ones, then the left-out ones that only restrict.
-	s.grpIdx = make(map[string]int32, len(groupNames)+len(restrictOnly))
-	for i, n := range groupNames {
-		s.grpIdx[n] = int32(i)
-	}
-	for i, n := range restrictOnly {
-		s.grpIdx[n] = int32(len(groupNames) + i)
+	s.nServed = len(groupNames)
+	laidOut := make(map[string]bool, len(groupNames)+len(restrictOnly))
+	for _, n := range append(slices.Clone(groupNames), restrictOnly...) {
+		laidOut[n] = true
 	}
 	specs := make([]*v1alpha1.UserGroup, 0, len(groupNames)+len(restrictOnly))
 	for _, n := range groupNames {
@@ -754,8 +757,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		g := c.groupSpecs[n].DeepCopy()
 		g.Spec.Roles, g.Spec.Attributes = nil, nil
 		g.Spec.MemberGroups = slices.DeleteFunc(g.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool {
-			_, ok := s.grpIdx[string(m)]
-			return !ok
+			return !laidOut[string(m)]
 		})
 		specs = append(specs, g)
 	}
@@ -766,7 +768,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		for _, r := range c.groupSpecs[n].Spec.Roles {
 			if !seen[string(r)] {
 				seen[string(r)] = true
-				nMatches += len(s.roles[s.roleIdx[string(r)]].flat)
+				nMatches += len(s.roles[s.roleAt(string(r))].flat)
 			}
 		}
 	}
@@ -779,7 +781,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 		n := spec.Name
 		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec, restrictOnly: i >= len(groupNames)}
 		for _, r := range spec.Spec.Roles {
-			ri := s.roleIdx[string(r)]
+			ri := s.roleAt(string(r))
 			if !slices.Contains(g.roles, ri) {
 				g.roles = append(g.roles, ri)
 			}
@@ -810,7 +812,7 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 				if m == "*" {
 					rs.allRes = true
 				} else {
-					rs.res = append(rs.res, s.resIdx[string(m)])
+					rs.res = append(rs.res, s.resAt(string(m)))
 				}
 				names = append(names, string(m))
 			}
@@ -951,7 +953,6 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 			sl.off, sl.roles = uint32(s.pHot[sl.pi]), s.pHot[sl.pi]&hotHasRoles != 0
 		}
 	}
-	s.extCache = map[string]*profile{}
 
 	// Only what is served counts: left-out groups and the fail-closed
 	// policies standing in for left-out FieldPolicies are laid out but are
@@ -977,33 +978,27 @@ func (s *Snapshot) allActs() []uint64 {
 	return w
 }
 
-func (s *Snapshot) flatGrant(roleName string, idx int, p v1alpha1.Permission, cond *condition) flatGrant {
-	f := flatGrant{defRole: roleName, index: idx, mask: scopeMask(p.Scope), cond: cond, scope: string(p.Scope)}
+func (s *Snapshot) flatGrant(roleName string, idx int, p *v1alpha1.Permission, cond *condition) flatGrant {
+	f := flatGrant{defRole: roleName, index: idx, mask: scopeMask(p.Scope), cond: cond, scope: string(p.Scope), perm: p}
 	if f.scope == "" {
 		f.scope = string(v1alpha1.ScopeAll)
 	}
 	for _, r := range p.Resources {
-		f.resNames = append(f.resNames, string(r))
 		if r == "*" {
 			f.allRes = true
-		} else if !slices.Contains(f.res, s.resIdx[string(r)]) {
-			f.res = append(f.res, s.resIdx[string(r)])
+		} else if !slices.Contains(f.res, s.resAt(string(r))) {
+			f.res = append(f.res, s.resAt(string(r)))
 		}
 	}
 	f.acts = make([]uint64, s.words)
 	for _, a := range p.Actions {
-		f.actNames = append(f.actNames, string(a))
 		if a == "*" {
 			copy(f.acts, s.allActs())
 		} else {
-			ai := s.actIdx[string(a)]
+			ai := s.actAt(string(a))
 			f.acts[ai>>6] |= 1 << (ai & 63)
 		}
 	}
-	sort.Strings(f.resNames)
-	f.resNames = slices.Compact(f.resNames)
-	sort.Strings(f.actNames)
-	f.actNames = slices.Compact(f.actNames)
 	return f
 }
 
@@ -1195,6 +1190,10 @@ func (s *Snapshot) buildRows(p *profile, rs []restriction, scr *scratch) {
 	}
 }
 
+// noProps is the attributes of a profile whose groups set none, shared by
+// all of them: conditions only read it.
+var noProps = map[string]any{}
+
 // buildAttrs merges the attributes of a group set: every attribute becomes
 // the set union of the groups' values.
 func (s *Snapshot) buildAttrs(groups []int32) *attrs {
@@ -1206,7 +1205,10 @@ func (s *Snapshot) buildAttrs(groups []int32) *attrs {
 			list[k] = list[k] || v.List
 		}
 	}
-	a := &attrs{props: make(map[string]any, len(vals))}
+	a := &attrs{props: noProps}
+	if len(vals) > 0 {
+		a.props = make(map[string]any, len(vals))
+	}
 	for k, v := range vals {
 		sort.Strings(v)
 		v = slices.Compact(v)

@@ -105,8 +105,9 @@ func (s *Snapshot) profileKeys(p *profile) map[permKey][]string {
 			if f.cond != nil {
 				when = f.cond.src
 			}
-			for _, r := range f.resNames {
-				for _, a := range f.actNames {
+			resNames, actNames := f.names()
+			for _, r := range resNames {
+				for _, a := range actNames {
 					add(permKey{"permission", r, a, f.scope, when}, gname)
 				}
 			}

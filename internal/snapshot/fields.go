@@ -94,12 +94,12 @@ func (c *compiler) buildPolicies(fps, failClosed []*v1alpha1.FieldPolicy) {
 			for _, g := range f.Grants {
 				fg := fieldGrant{access: toLevel(g.Access)}
 				for _, n := range g.Roles {
-					ri := s.roleIdx[string(n)]
+					ri := s.roleAt(string(n))
 					fg.roles = append(fg.roles, ri)
 					p.relRoles[ri] = true
 				}
 				for _, n := range g.Groups {
-					gi := s.grpIdx[string(n)]
+					gi := s.groupAt(string(n))
 					fg.groups = append(fg.groups, gi)
 					p.relGroups[gi] = true
 				}

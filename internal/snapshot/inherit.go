@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -84,14 +85,14 @@ func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.
 	var stack []int32
 	for _, gn := range groupNames {
 		for _, rn := range specs[gn].Spec.Roles {
-			r := s.roles[s.roleIdx[string(rn)]]
+			r := s.roles[s.roleAt(string(rn))]
 			if r.holds != nil {
 				continue
 			}
 			seen.reset(len(s.roles))
 			// Iterative pre-order walk: the stack holds roles to enter,
 			// pushed in reverse so they are entered in the written order.
-			stack = append(stack[:0], s.roleIdx[string(rn)])
+			stack = append(stack[:0], s.roleAt(string(rn)))
 			for len(stack) > 0 {
 				i := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
@@ -112,7 +113,7 @@ func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.
 				}
 				ext := x.spec.Spec.Extends
 				for k := len(ext) - 1; k >= 0; k-- {
-					stack = append(stack, s.roleIdx[string(ext[k])])
+					stack = append(stack, s.roleAt(string(ext[k])))
 				}
 			}
 			slices.Sort(r.holds)
@@ -132,7 +133,7 @@ func (s *Snapshot) resolveAncestors(charge func(int64) bool) bool {
 	parents := make([][]int32, len(s.groups))
 	for xi, g := range s.groups {
 		for _, y := range g.spec.Spec.MemberGroups {
-			yi := s.grpIdx[string(y)]
+			yi := s.groupAt(string(y))
 			parents[yi] = append(parents[yi], int32(xi))
 		}
 	}
@@ -211,3 +212,33 @@ func (c *compiler) chargeProfiles(profiles []*profile) bool {
 	}
 	return true
 }
+
+// roleIndex finds a served role by name (roles are sorted by name).
+func (s *Snapshot) roleIndex(name string) (int32, bool) {
+	i, ok := slices.BinarySearchFunc(s.roles, name, func(r *role, n string) int { return strings.Compare(r.name, n) })
+	return int32(i), ok
+}
+
+// roleAt is roleIndex for a name known to be served.
+func (s *Snapshot) roleAt(name string) int32 { i, _ := s.roleIndex(name); return i }
+
+// groupIndex finds a laid-out group by name: the served ones, then the
+// left-out ones, each sorted by name.
+func (s *Snapshot) groupIndex(name string) (int32, bool) {
+	cmp := func(g *group, n string) int { return strings.Compare(g.name, n) }
+	if i, ok := slices.BinarySearchFunc(s.groups[:s.nServed], name, cmp); ok {
+		return int32(i), true
+	}
+	i, ok := slices.BinarySearchFunc(s.groups[s.nServed:], name, cmp)
+	return int32(s.nServed + i), ok
+}
+
+// groupAt is groupIndex for a name known to be laid out.
+func (s *Snapshot) groupAt(name string) int32 { i, _ := s.groupIndex(name); return i }
+
+// resAt is the row of a module; 0, the wildcard row, for a module no
+// object names.
+func (s *Snapshot) resAt(name string) int32 { i, _ := s.resTab.get(name); return i }
+
+// actAt is the bit of an action; 0, the wildcard bit, for one no object names.
+func (s *Snapshot) actAt(name string) int32 { i, _ := s.actTab.get(name); return i }

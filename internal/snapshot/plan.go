@@ -100,8 +100,8 @@ func (s *Snapshot) Plan(sub Subject, action, resourceType string) Plan {
 	if !p.hasRoles {
 		return Plan{Kind: PlanNever, Reason: ReasonNoRoles}
 	}
-	ri, resKnown := s.resIdx[resourceType]
-	ai, actKnown := s.actIdx[action]
+	ri, resKnown := s.resTab.get(resourceType)
+	ai, actKnown := s.actTab.get(action)
 	w := int(ai >> 6)
 	bit := uint64(1) << (ai & 63)
 	base := int(ri) * s.stride()

@@ -6,7 +6,7 @@ func (s *Snapshot) HasRole(name string) bool {
 	if s == nil {
 		return false
 	}
-	_, ok := s.roleIdx[name]
+	_, ok := s.roleIndex(name)
 	return ok
 }
 
@@ -15,6 +15,6 @@ func (s *Snapshot) HasGroup(name string) bool {
 	if s == nil {
 		return false
 	}
-	i, ok := s.grpIdx[name]
+	i, ok := s.groupIndex(name)
 	return ok && !s.groups[i].restrictOnly
 }

@@ -40,8 +40,8 @@ func (q Bounded) WhoCan(action string, res Resource) []Grantee {
 	for _, id := range res.ProjectContacts {
 		candidates[id] = true
 	}
-	ri := s.resIdx[res.Type]
-	ai := s.actIdx[action]
+	ri := s.resAt(res.Type)
+	ai := s.actAt(action)
 	w, bit := int(ai>>6), uint64(1)<<(ai&63)
 	req := &Request{Action: action, Resource: res, Budget: b}
 	for pi := range s.profiles {
