@@ -15,6 +15,11 @@
 // every tenant present at start is served (ReadinessTracker). No finalizers
 // are used: deleting a namespace never waits for Gatehouse.
 //
+// Sharded (Options.Shard, shard.go), a manager handles only the namespaces
+// its shard serves (the access.gatehouse.dev/shard label, Shard.Serves): it
+// also watches Namespaces, drops a tenant that leaves the shard, waits only
+// for its own tenants to be ready, and writes status only for them.
+//
 // SetupWithManager wires it all into a manager around a *store.Store that
 // the webhook and the authorization endpoint of the same manager share.
 package controllers

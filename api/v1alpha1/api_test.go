@@ -233,6 +233,8 @@ var _ = Describe("the CRDs", func() {
 		Expect(out).To(ContainSubstring("Scope selects the records the permission applies to"))
 		out = runKubectl(kubectl, "explain", "usergroups.spec.restrictions")
 		Expect(out).To(ContainSubstring("Restrictions narrow members' access"))
+		out = runKubectl(kubectl, "explain", "permissionsnapshots.status.shard")
+		Expect(out).To(ContainSubstring("access.gatehouse.dev/shard"))
 	})
 })
 
