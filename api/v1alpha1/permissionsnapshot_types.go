@@ -114,10 +114,9 @@ type PermissionSnapshotList struct {
 // SnapshotObjectName is the name of every tenant's PermissionSnapshot.
 const SnapshotObjectName = "current"
 
-// ReasonNotInShard: the PermissionSnapshot's Ready condition is False
-// because the namespace was moved out of the shard that served it, and no
-// shard has reported serving it since (the new shard's label value may name
-// no running shard).
+// ReasonNotInShard is the reason of a PermissionSnapshot's Ready=False
+// condition when the namespace has left the shard that served it and no
+// shard has reported serving it since (its label may name no running shard).
 const ReasonNotInShard = "NotInShard"
 
 func init() {
