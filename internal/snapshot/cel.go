@@ -3,13 +3,16 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
 )
 
 // CEL limits. The estimate assumes every list, map and string an expression
@@ -34,6 +37,12 @@ var (
 	envOnce sync.Once
 	celEnv  *cel.Env
 	envErr  error
+	// checkInterp and partInterp plan every condition of every tenant. A
+	// cel.Program carries a dispatcher with a binding for each overload of
+	// the standard library (~40 KB); the interpreters hold one dispatcher
+	// for the process instead.
+	checkInterp interpreter.Interpreter
+	partInterp  interpreter.Interpreter
 )
 
 // env returns the one CEL environment shared by every tenant: subject,
@@ -53,17 +62,64 @@ func env() (*cel.Env, error) {
 			cel.ParserRecursionLimit(64),
 			cel.ParserExpressionSizeLimit(maxExprLen),
 		)
+		if envErr != nil {
+			return
+		}
+		checkInterp, partInterp, envErr = interpreters(celEnv)
 	})
 	return celEnv, envErr
 }
 
-// condition is one compiled CEL expression. Programs are safe for concurrent
-// use, so a condition is shared by every profile that holds it.
+// interpreters builds what cel.Env.Program builds for each program (see
+// cel-go's newProgram), once: the dispatcher of the env's functions and an
+// interpreter over plain and over partial attributes. The env has no
+// program options of its own (its libraries add none), so programs planned
+// by these behave as cel.Program's; TestSharedInterpreterMatchesProgram
+// compares them.
+func interpreters(e *cel.Env) (check, part interpreter.Interpreter, err error) {
+	disp := interpreter.NewDispatcher()
+	for _, fn := range e.Functions() {
+		b, err := fn.Bindings()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := disp.Add(b...); err != nil {
+			return nil, nil, err
+		}
+	}
+	ad, pr := e.CELTypeAdapter(), e.CELTypeProvider()
+	check = interpreter.NewInterpreter(disp, e.Container, pr, ad,
+		interpreter.NewAttributeFactory(e.Container, ad, pr, interpreter.EnableErrorOnBadPresenceTest(false)))
+	part = interpreter.NewInterpreter(disp, e.Container, pr, ad,
+		interpreter.NewPartialAttributeFactory(e.Container, ad, pr, interpreter.EnableErrorOnBadPresenceTest(false)))
+	return check, part, nil
+}
+
+// condition is one compiled CEL expression. It is immutable, so it is
+// shared by every profile, and every tenant, that holds the same source
+// (see compileCondition).
 type condition struct {
 	src  string
 	ast  *cel.Ast
-	prg  cel.Program // fast program for Check
-	part cel.Program // partial-evaluation program for Plan
+	prg  program                               // for Check
+	part *interpreter.ObservableInterpretable // partial evaluation for Plan
+}
+
+// program is an expression planned by checkInterp.
+type program struct{ i interpreter.Interpretable }
+
+// Eval is cel.Program's Eval: a panic or an error value is an error.
+func (p program) Eval(act interpreter.Activation) (out ref.Val, det *cel.EvalDetails, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	out = p.i.Eval(act)
+	if e, ok := out.(*types.Err); ok {
+		return out, nil, e
+	}
+	return out, nil, nil
 }
 
 type sizeEstimator struct{}
@@ -95,9 +151,57 @@ func constantPatterns(a *cel.Ast) error {
 	return nil
 }
 
-// compileCondition parses, type-checks and cost-checks src. The error message
-// is meant for a tenant admin.
+// conds interns compiled conditions by source: tenants copied from one
+// template hold the same expressions, and a condition depends on nothing
+// else (the env is the process's). Entries are weak, so a condition no
+// snapshot holds any more is collected and its entry removed.
+var conds = struct {
+	sync.Mutex
+	m map[string]weak.Pointer[condition]
+}{m: map[string]weak.Pointer[condition]{}}
+
+// compileCondition parses, type-checks and cost-checks src, or returns the
+// live condition already compiled from it. The error message is meant for a
+// tenant admin.
 func compileCondition(src string) (*condition, error) {
+	conds.Lock()
+	c := conds.m[src].Value()
+	conds.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := newCondition(src)
+	if err != nil {
+		return nil, err
+	}
+	conds.Lock()
+	defer conds.Unlock()
+	if old := conds.m[src].Value(); old != nil {
+		return old, nil // compiled concurrently
+	}
+	e := condEntry{src: c.src, wp: weak.Make(c)}
+	conds.m[e.src] = e.wp
+	runtime.AddCleanup(c, dropCondition, e)
+	return c, nil
+}
+
+type condEntry struct {
+	src string
+	wp  weak.Pointer[condition]
+}
+
+// dropCondition removes a collected condition's entry, unless another
+// condition of the same source took its place.
+func dropCondition(e condEntry) {
+	conds.Lock()
+	defer conds.Unlock()
+	if conds.m[e.src] == e.wp {
+		delete(conds.m, e.src)
+	}
+}
+
+// newCondition compiles src.
+func newCondition(src string) (*condition, error) {
 	if len(src) > maxExprLen {
 		return nil, fmt.Errorf("expression is longer than %d characters", maxExprLen)
 	}
@@ -125,18 +229,26 @@ func compileCondition(src string) (*condition, error) {
 		return nil, fmt.Errorf("is too costly: estimated worst-case cost %d exceeds %d (lists assumed to hold %d items)",
 			est.Max, MaxEstimatedCost, AssumedSize)
 	}
-	// No cel.CostLimit: see Budget. Making the program interruptible has
+	// No cost limit: see Budget. Making the program interruptible has
 	// cel-go ask the activation for interruptVar at every comprehension
 	// step, which is how steps are metered.
-	prg, err := e.Program(ast, cel.InterruptCheckFrequency(1))
+	prg, err := checkInterp.NewInterpretable(ast.NativeRep(), interpreter.InterruptableEval())
 	if err != nil {
 		return nil, fmt.Errorf("cannot be planned: %v", err)
 	}
-	part, err := e.Program(ast, cel.CostLimit(RuntimeCostLimit), cel.EvalOptions(cel.OptTrackState, cel.OptPartialEval))
+	// cel.CostLimit with OptTrackState and OptPartialEval, as planned by
+	// cel-go: state for the residual, and a cost tracker per evaluation.
+	part, err := partInterp.NewInterpretable(ast.NativeRep(),
+		interpreter.EvalStateObserver(),
+		interpreter.CostObserver(interpreter.CostTrackerFactory(newPartTracker)))
 	if err != nil {
 		return nil, fmt.Errorf("cannot be planned: %v", err)
 	}
-	return &condition{src: src, ast: ast, prg: prg, part: part}, nil
+	po, ok := part.(*interpreter.ObservableInterpretable)
+	if !ok {
+		return nil, fmt.Errorf("cannot be planned: no observable program")
+	}
+	return &condition{src: src, ast: ast, prg: program{prg}, part: po}, nil
 }
 
 // eval runs the condition. Any error, non-bool result, step overrun or
@@ -179,11 +291,19 @@ func (c *condition) run(act any) (out ref.Val, err error) {
 			out, err = nil, errPanic
 		}
 	}()
-	out, _, err = c.prg.Eval(act)
+	a, err := interpreter.NewActivation(act)
+	if err != nil {
+		return nil, err
+	}
+	out, _, err = c.prg.Eval(a)
 	return out, err
 }
 
 var errPanic = errors.New("snapshot: condition panicked")
+
+func newPartTracker() (*interpreter.CostTracker, error) {
+	return interpreter.NewCostTracker(nil, interpreter.CostTrackerLimit(RuntimeCostLimit))
+}
 
 // residual partially evaluates the condition with the resource unknown. It
 // returns known=true and the value when the condition does not depend on
@@ -194,17 +314,21 @@ func (c *condition) residual(vars map[string]any) (known, value bool, rest *cel.
 			known, value, rest = true, false, nil
 		}
 	}()
-	e, _ := env()
 	act, err := cel.PartialVars(vars, cel.AttributePattern("resource"), cel.AttributePattern("context"))
 	if err != nil {
 		return true, false, nil
 	}
-	out, det, err := c.part.Eval(act)
-	if err != nil {
+	var state interpreter.EvalState
+	out := c.part.ObserveEval(act, func(o any) {
+		if s, ok := o.(interpreter.EvalState); ok {
+			state = s
+		}
+	})
+	if types.IsError(out) {
 		return true, false, nil
 	}
 	if types.IsUnknown(out) {
-		r, err := e.ResidualAst(c.ast, det)
+		r, err := residualAst(c.ast, state)
 		if err != nil {
 			return false, false, c.ast
 		}
@@ -212,4 +336,24 @@ func (c *condition) residual(vars map[string]any) (known, value bool, rest *cel.
 	}
 	b, isBool := out.(types.Bool)
 	return true, isBool && bool(b), nil
+}
+
+// residualAst is cel.Env.ResidualAst for a state observed without a
+// cel.Program: prune, print, parse and check again.
+func residualAst(a *cel.Ast, state interpreter.EvalState) (*cel.Ast, error) {
+	e, err := env()
+	if err != nil {
+		return nil, err
+	}
+	n := a.NativeRep()
+	pruned := interpreter.PruneAst(n.Expr(), n.SourceInfo().MacroCalls(), state)
+	txt, err := cel.ExprToString(pruned.Expr(), pruned.SourceInfo())
+	if err != nil {
+		return nil, err
+	}
+	r, iss := e.Compile(txt)
+	if iss != nil && iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	return r, nil
 }
