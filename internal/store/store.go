@@ -1,8 +1,11 @@
 // Package store holds the permission snapshot each tenant is served. The
 // controllers swap a tenant's snapshot in whole; the webhook, the
 // authorization endpoint and the CLI read it. Readers never block and never
-// see half a snapshot: the tenant table is an immutable map behind an atomic
-// pointer, replaced on every write (writes are rare, reads are hot).
+// see half a snapshot: the tenant table is immutable maps behind atomic
+// pointers, one per shard of the tenant names, and a write replaces one
+// shard's map. Sharding keeps writes cheap with 10,000 tenants (copying
+// the whole table on each write made loading n tenants cost n² copies)
+// while a read stays a hash, a load and a map lookup.
 package store
 
 import (
@@ -29,7 +32,8 @@ type Entry struct {
 // Store maps tenant names to their served Entry. The zero value is not
 // usable; call New.
 type Store struct {
-	tenants atomic.Pointer[map[string]*Entry]
+	shards [nShards]atomic.Pointer[map[string]*Entry]
+	n      atomic.Int64
 
 	mu      sync.Mutex    // serialises writers
 	changed chan struct{} // closed and replaced on every write, to wake waiters
@@ -37,16 +41,37 @@ type Store struct {
 
 // New returns an empty Store.
 func New() *Store {
-	s := &Store{changed: make(chan struct{})}
-	empty := map[string]*Entry{}
-	s.tenants.Store(&empty)
-	return s
+	return &Store{changed: make(chan struct{})}
+}
+
+// nShards bounds a write's copy to about 1/256 of the tenants.
+const nShards = 256
+
+// shard picks a tenant's shard from its length and first and last 4 bytes:
+// cheaper than a full hash on the read path, and tenant names (namespaces)
+// differ at one end or the other. Names that collide only make writes
+// slower, never reads.
+func (s *Store) shard(tenant string) *atomic.Pointer[map[string]*Entry] {
+	h := uint32(len(tenant))
+	for i := 0; i < len(tenant) && i < 4; i++ {
+		h = h*31 + uint32(tenant[i])
+	}
+	for i := max(4, len(tenant)-4); i < len(tenant); i++ {
+		h = h*31 + uint32(tenant[i])
+	}
+	return &s.shards[h%nShards]
 }
 
 // Get returns the tenant's entry, or nil when the tenant is unknown.
 func (s *Store) Get(tenant string) *Entry {
-	return (*s.tenants.Load())[tenant]
+	if m := s.shard(tenant).Load(); m != nil {
+		return (*m)[tenant]
+	}
+	return nil
 }
+
+// Len is the number of tenants served.
+func (s *Store) Len() int { return int(s.n.Load()) }
 
 // Snapshot returns the tenant's snapshot, or nil when the tenant is unknown
 // (a nil snapshot denies everything).
@@ -59,10 +84,13 @@ func (s *Store) Snapshot(tenant string) *snapshot.Snapshot {
 
 // Tenants returns the served tenants, sorted.
 func (s *Store) Tenants() []string {
-	m := *s.tenants.Load()
-	out := make([]string, 0, len(m))
-	for t := range m {
-		out = append(out, t)
+	out := make([]string, 0, s.Len())
+	for i := range s.shards {
+		if m := s.shards[i].Load(); m != nil {
+			for t := range *m {
+				out = append(out, t)
+			}
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -82,7 +110,11 @@ func (s *Store) Delete(tenant string) *Entry {
 func (s *Store) update(tenant string, entry *Entry) *Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.tenants.Load()
+	sh := s.shard(tenant)
+	var old map[string]*Entry
+	if m := sh.Load(); m != nil {
+		old = *m
+	}
 	next := make(map[string]*Entry, len(old)+1)
 	for t, e := range old {
 		next[t] = e
@@ -93,7 +125,8 @@ func (s *Store) update(tenant string, entry *Entry) *Entry {
 	} else {
 		next[tenant] = entry
 	}
-	s.tenants.Store(&next)
+	sh.Store(&next)
+	s.n.Add(int64(len(next) - len(old)))
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return prev

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +120,42 @@ func BenchmarkGet(b *testing.B) {
 	for b.Loop() {
 		if s.Get("acme") == nil {
 			b.Fatal("missing")
+		}
+	}
+}
+
+// BenchmarkGetMany reads one of 10,000 tenants, the many-tenants target.
+func BenchmarkGetMany(b *testing.B) {
+	s := New()
+	snap, _ := snapshot.Compile("t", snapshot.Objects{})
+	names := make([]string, 10_000)
+	for i := range names {
+		names[i] = fmt.Sprintf("tenant-%05d", i)
+		s.Set(names[i], &Entry{Snapshot: snap})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if s.Get(names[i%len(names)]) == nil {
+			b.Fatal("missing")
+		}
+		i++
+	}
+}
+
+// BenchmarkSetMany loads 10,000 tenants into an empty store, as a server
+// starting does.
+func BenchmarkSetMany(b *testing.B) {
+	snap, _ := snapshot.Compile("t", snapshot.Objects{})
+	names := make([]string, 10_000)
+	for i := range names {
+		names[i] = fmt.Sprintf("tenant-%05d", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := New()
+		for _, t := range names {
+			s.Set(t, &Entry{Snapshot: snap})
 		}
 	}
 }
