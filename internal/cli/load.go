@@ -64,9 +64,26 @@ func (s *source) read(e *env) (*manifest.Set, error) {
 	return set, nil
 }
 
+// readServed is read for serving: lean (see manifest.Options.Lean) when
+// reading files.
+func (s *source) readServed(e *env) (*manifest.Set, error) {
+	if s.fromCluster {
+		return s.read(e)
+	}
+	if len(s.files) == 0 {
+		return nil, usageError("no manifests: pass -f DIR|FILE|- (or --from-cluster)")
+	}
+	return readManifestsWith(e, s.files, manifest.Options{Tenant: s.tenant, Lean: true})
+}
+
 // readManifests reads paths; unreadable input is a usage error (exit 2).
 func readManifests(e *env, paths []string, tenant string) (*manifest.Set, error) {
-	set, err := manifest.Read(paths, manifest.Options{Tenant: tenant, Stdin: e.stdin})
+	return readManifestsWith(e, paths, manifest.Options{Tenant: tenant})
+}
+
+func readManifestsWith(e *env, paths []string, opts manifest.Options) (*manifest.Set, error) {
+	opts.Stdin = e.stdin
+	set, err := manifest.Read(paths, opts)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

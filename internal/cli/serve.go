@@ -11,8 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/authz"
 	"github.com/gatehouse-dev/gatehouse/internal/manifest"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -96,14 +101,18 @@ func newServeCmd(e *env) *cobra.Command {
 				return usageError("--authn must be token or none, not %q", authn)
 			}
 			st := store.New()
-			set, err := src.read(e)
+			set, err := src.readServed(e)
 			if err != nil {
 				return err
 			}
-			tenants := serveSet(e, st, set)
+			tenants := serveSet(e, st, set, src.tenant)
 			if len(tenants) == 0 {
 				return usageError("no Gatehouse objects found in %s", src.where())
 			}
+			// What reading and compiling left behind (files, parse
+			// trees) goes back to the system: the resident memory from
+			// here on is the snapshots'.
+			debug.FreeOSMemory()
 			if len(tenants) == 1 {
 				opts.DefaultTenant = tenants[0]
 			}
@@ -120,7 +129,7 @@ func newServeCmd(e *env) *cobra.Command {
 			if authn == AuthnNone {
 				fmt.Fprintf(e.stderr, noneWarning, ln.Addr())
 			}
-			fmt.Fprintf(e.stderr, "gatehouse: serving %s on http://%s\n", strings.Join(tenants, ", "), ln.Addr())
+			fmt.Fprintf(e.stderr, "gatehouse: serving %s on http://%s\n", tenantList(tenants), ln.Addr())
 			// The manager's server: the same timeouts and connection
 			// limits, plain HTTP.
 			srvOpts.AllowPlainHTTP = true
@@ -160,30 +169,94 @@ func newServeCmd(e *env) *cobra.Command {
 }
 
 // serveSet compiles every tenant of set into the store, stops serving
-// tenants that are gone, and returns the tenants served.
-func serveSet(e *env, st *store.Store, set *manifest.Set) []string {
+// tenants that are gone, and returns the tenants served. Tenants compile
+// concurrently; what is printed comes in tenant order. defTenant is the
+// --tenant flag (for finding where a problem is written).
+func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []string {
 	tenants := set.Tenants()
+	keep := make(map[string]bool, len(tenants))
+	for _, t := range tenants {
+		keep[t] = true
+	}
 	for _, t := range st.Tenants() {
-		if !contains(tenants, t) {
+		if !keep[t] {
 			st.Delete(t)
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: no objects left, no longer served\n", t)
 		}
 	}
-	for _, t := range tenants {
-		b := compileTenant(set, t)
+	byTenant := set.ByTenant()
+	builds := make([]*tenantBuild, len(tenants))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(tenants)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(tenants) {
+					return
+				}
+				t := tenants[i]
+				snap, problems := snapshot.Compile(t, byTenant[t])
+				builds[i] = &tenantBuild{tenant: t, snap: snap, problems: problems}
+			}
+		})
+	}
+	wg.Wait()
+	for i, t := range tenants {
+		b := builds[i]
+		builds[i] = nil
 		old := st.Set(t, &store.Entry{Snapshot: b.snap, CompiledAt: time.Now(), Problems: b.problems})
 		if old == nil || old.Snapshot.Revision() != b.snap.Revision() {
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: serving revision %s (%d problems)\n", t, b.snap.Revision(), len(b.problems))
 		}
+		if len(b.problems) == 0 {
+			continue
+		}
+		find := problemFinder(e, set, t, defTenant)
 		for _, p := range b.problems {
 			pos := ""
-			if o := set.Find(t, p.Kind, p.Name); o != nil {
+			if o := find(p.Kind, p.Name); o != nil {
 				pos = o.FieldPos(p.Field) + ": "
 			}
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: left out: %s%s\n", t, pos, p)
 		}
 	}
 	return tenants
+}
+
+// problemFinder finds the objects of a tenant with problems. A lean set
+// knows only objects' lines, so the tenant's files are read again in full
+// for the fields' lines (standard input cannot be: its objects keep their
+// own line).
+func problemFinder(e *env, set *manifest.Set, tenant, defTenant string) func(kind, name string) *manifest.Object {
+	var files []string
+	seen := map[string]bool{}
+	for _, o := range set.Objects {
+		if o.Tenant == tenant && o.Doc.File != manifest.Stdin && !seen[o.Doc.File] && o.Doc.Node == nil {
+			seen[o.Doc.File] = true
+			files = append(files, o.Doc.File)
+		}
+	}
+	var full *manifest.Set
+	if len(files) > 0 {
+		full, _ = readManifests(e, files, defTenant)
+	}
+	return func(kind, name string) *manifest.Object {
+		if full != nil {
+			if o := full.Find(tenant, kind, name); o != nil {
+				return o
+			}
+		}
+		return set.Find(tenant, kind, name)
+	}
+}
+
+// tenantList names the tenants served, or counts them when there are many.
+func tenantList(tenants []string) string {
+	if len(tenants) <= 5 {
+		return strings.Join(tenants, ", ")
+	}
+	return fmt.Sprintf("%d tenants (%s ... %s)", len(tenants), tenants[0], tenants[len(tenants)-1])
 }
 
 // watchFiles re-reads the manifests whenever a file's size or modification
@@ -201,12 +274,12 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 		if !w.observe(fingerprint(src.files)) {
 			continue
 		}
-		set, err := src.read(e)
+		set, err := src.readServed(e)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
 			continue
 		}
-		serveSet(e, st, set)
+		serveSet(e, st, set, src.tenant)
 	}
 }
 
