@@ -26,6 +26,7 @@ import (
 
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -75,6 +76,9 @@ type Options struct {
 	// Shard is the part of the tenants this manager compiles, serves and
 	// writes status for; the zero value serves every namespace.
 	Shard Shard
+	// Limits are the tenant quotas the compiler applies; nil means
+	// snapshot.DefaultLimits(). Give the webhook the same.
+	Limits *snapshot.Limits
 }
 
 // SetupWithManager adds Gatehouse's two controllers to mgr and returns the
@@ -123,6 +127,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		opts.Replica, _ = os.Hostname()
 	}
 
+	limits := snapshot.DefaultLimits()
+	if opts.Limits != nil {
+		limits = *opts.Limits
+	}
+
 	compiled := newCompiledSource()
 	r := &TenantReconciler{
 		client:         mgr.GetClient(),
@@ -133,6 +142,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		elected:        mgr.Elected(),
 		replica:        opts.Replica,
 		shard:          opts.Shard,
+		limits:         limits,
 		now:            time.Now,
 		compiledTenant: compiled.Notify,
 		tenants:        map[string]*tenantState{},

@@ -47,6 +47,12 @@ func desiredAccessStatus(cur *accessv1.AccessObjectStatus, generation int64, rev
 // problemMessage says why an object is left out, naming each offending
 // field, e.g. "spec.permissions[2].when: undeclared reference to 'x'".
 func problemMessage(problems []snapshot.Problem, revision string) string {
+	msg := joinProblems(problems) + " (left out of revision " + revision + "; the rest of the tenant is served)"
+	return truncate(msg, maxConditionMessage)
+}
+
+// joinProblems renders problems as "field: message; ...".
+func joinProblems(problems []snapshot.Problem) string {
 	parts := make([]string, 0, len(problems))
 	for _, p := range problems {
 		if p.Field != "" {
@@ -55,8 +61,7 @@ func problemMessage(problems []snapshot.Problem, revision string) string {
 			parts = append(parts, p.Message)
 		}
 	}
-	msg := strings.Join(parts, "; ") + " (left out of revision " + revision + "; the rest of the tenant is served)"
-	return truncate(msg, maxConditionMessage)
+	return strings.Join(parts, "; ")
 }
 
 // desiredSnapshotStatus returns the PermissionSnapshot status describing the
@@ -97,6 +102,22 @@ func desiredSnapshotStatus(cur *accessv1.PermissionSnapshotStatus, generation in
 		Message: msg, ObservedGeneration: generation,
 	})
 	return st
+}
+
+// refusedSnapshotStatus marks a PermissionSnapshot whose tenant's last
+// compile was refused (over its compiled-size quota): Ready is False with
+// the problem, the rest still describes what is served (if anything).
+func refusedSnapshotStatus(st *accessv1.PermissionSnapshotStatus, generation int64, serving bool, problems []snapshot.Problem) {
+	msg := joinProblems(problems)
+	if serving {
+		msg = "The latest change was not compiled: " + msg + ". Still serving revision " + st.Revision
+	} else {
+		msg = "Not compiled: " + msg + ". Nothing is served: the authorization endpoint denies this tenant (NoSnapshot)"
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: accessv1.ConditionReady, Status: metav1.ConditionFalse, Reason: problems[0].Reason,
+		Message: truncate(msg, maxConditionMessage), ObservedGeneration: generation,
+	})
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut.

@@ -95,6 +95,11 @@ func (r *StatusReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // is newer than the compiled one are skipped: their compile is pending and
 // will be reported when done.
 func (r *StatusReconciler) writeStatus(ctx context.Context, tenant string, in *tenantObjects, state *tenantState) error {
+	if state.refused != nil {
+		// The objects' generations were not compiled into what is served:
+		// their status stays as it was; the PermissionSnapshot says why.
+		return r.writeSnapshotStatus(ctx, tenant, state)
+	}
 	entry := state.entry
 	byObject := problemsByObject(entry.Problems)
 	rev := entry.Snapshot.Revision()
@@ -153,8 +158,16 @@ func (r *StatusReconciler) writeSnapshotStatus(ctx context.Context, tenant strin
 	if err != nil {
 		return err
 	}
-	entry := state.entry
-	desired := desiredSnapshotStatus(&psnap.Status, psnap.Generation, r.shard.Name, entry.Snapshot, entry.CompiledAt, entry.Problems)
+	var desired accessv1.PermissionSnapshotStatus
+	if entry := state.entry; entry != nil {
+		desired = desiredSnapshotStatus(&psnap.Status, psnap.Generation, r.shard.Name, entry.Snapshot, entry.CompiledAt, entry.Problems)
+	} else {
+		desired = *psnap.Status.DeepCopy()
+		desired.Shard = r.shard.Name
+	}
+	if state.refused != nil {
+		refusedSnapshotStatus(&desired, psnap.Generation, state.entry != nil, state.refused)
+	}
 	if equality.Semantic.DeepEqual(psnap.Status, desired) {
 		return nil
 	}

@@ -29,6 +29,7 @@ import (
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -119,6 +120,8 @@ type replicaOptions struct {
 	// shard is the part of the tenants the replica serves (zero: all);
 	// each shard elects its leader on its own lease.
 	shard controllers.Shard
+	// limits are the tenant quotas (nil: the defaults).
+	limits *snapshot.Limits
 }
 
 // managerNamespace is the install namespace: the manager's RBAC and its
@@ -150,7 +153,7 @@ func startReplica(o replicaOptions) *replica {
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	r := &replica{mgr: mgr, store: store.New(), audit: &auditBuffer{}, done: make(chan error, 1)}
 	r.rec, err = controllers.SetupWithManager(mgr, controllers.Options{
-		Store: r.store, Audit: audit.NewSink(r.audit), Debounce: o.debounce, Replica: o.name, Shard: o.shard,
+		Store: r.store, Audit: audit.NewSink(r.audit), Debounce: o.debounce, Replica: o.name, Shard: o.shard, Limits: o.limits,
 	})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	var mctx context.Context

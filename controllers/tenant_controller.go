@@ -36,6 +36,7 @@ type TenantReconciler struct {
 	elected   <-chan struct{}
 	replica   string
 	shard     Shard
+	limits    snapshot.Limits
 	now       func() time.Time
 	// compiledTenant is told about every compile and drop, for status.
 	compiledTenant func(tenant string)
@@ -57,7 +58,12 @@ type TenantReconciler struct {
 type tenantState struct {
 	versions map[objectKey]objectVersion
 	leftOut  map[objectKey]bool
-	entry    *store.Entry
+	entry    *store.Entry // nil when the tenant was refused before it was ever served
+	// refused says why the last compile was not served (the tenant is
+	// over its compiled-size quota); entry is then the last good one, and
+	// lastGood the state it was compiled from (for the next audit record).
+	refused  []snapshot.Problem
+	lastGood *tenantState
 }
 
 // compiled returns the state of the tenant's last compile, nil if the
@@ -143,12 +149,24 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		// re-listed by a resync).
 		return
 	}
+	if prev != nil && prev.refused != nil {
+		prev = prev.lastGood // what is served is what a change is audited against
+	}
 
 	start := time.Now()
-	snap, problems := snapshot.Compile(tenant, in.objs)
+	snap, problems := snapshot.CompileWith(tenant, in.objs, snapshot.Options{Limits: r.limits})
 	took := time.Since(start)
 	r.compiles.Add(1)
 	now := r.now()
+	if snap == nil {
+		// Over the compiled-size quota: the last good snapshot keeps
+		// serving (none: the tenant is denied), and status says why.
+		metrics.ObserveCompile(tenant, took, false, nil, 0, now)
+		r.remember(tenant, &tenantState{versions: versions, entry: served, refused: problems, lastGood: prev})
+		log.FromContext(ctx).Info("tenant not compiled: over its quota; the last good snapshot keeps serving",
+			"tenant", tenant, "problems", problems, "took", took)
+		return
+	}
 	byObject := problemsByObject(problems)
 	state := &tenantState{versions: versions, leftOut: make(map[objectKey]bool, len(byObject)), entry: served}
 	for k := range byObject {

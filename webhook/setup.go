@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	ServiceDNSName string
 	// WebhookConfigName is the ValidatingWebhookConfiguration to inject the CA into.
 	WebhookConfigName string
+	// Limits are the tenant quotas a change must keep within; nil means
+	// snapshot.DefaultLimits(). Give the controllers the same.
+	Limits *snapshot.Limits
 }
 
 // Setup adds the validating webhook server to the manager and returns it
@@ -45,9 +49,11 @@ type Options struct {
 // manager's own webhook server, which would start without them.
 func Setup(mgr manager.Manager, st *store.Store, opts Options) (crwebhook.Server, error) {
 	server := crwebhook.NewServer(crwebhook.Options{Host: opts.Host, Port: opts.Port, CertDir: opts.CertDir})
-	server.Register(ValidatePath, &crwebhook.Admission{
-		Handler: NewValidator(mgr.GetCache(), mgr.GetClient(), st, mgr.GetScheme()),
-	})
+	v := NewValidator(mgr.GetCache(), mgr.GetClient(), st, mgr.GetScheme())
+	if opts.Limits != nil {
+		v.Limits = *opts.Limits
+	}
+	server.Register(ValidatePath, &crwebhook.Admission{Handler: v})
 	if !opts.CertRotation {
 		return server, mgr.Add(server)
 	}

@@ -65,7 +65,10 @@ var _ = BeforeSuite(func() {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	Expect(err).NotTo(HaveOccurred())
 	wh := env.WebhookInstallOptions
-	server, err := webhook.Setup(mgr, st, webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})
+	// The default quotas, with a shallow inheritance limit a test can reach.
+	limits := snapshot.DefaultLimits()
+	limits.InheritanceDepth = quotaDepth
+	server, err := webhook.Setup(mgr, st, webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir, Limits: &limits})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
 		defer GinkgoRecover()

@@ -26,6 +26,9 @@ type Validator struct {
 	Reader client.Reader
 	// Store holds the served snapshots, for escalation checks.
 	Store *store.Store
+	// Limits are the tenant quotas a change must keep within
+	// (NewValidator sets snapshot.DefaultLimits()).
+	Limits snapshot.Limits
 	// Reviews creates SubjectAccessReviews to learn whether a user holds the
 	// Kubernetes RBAC verb escalate on accessroles; nil treats only
 	// system:masters as privileged.
@@ -36,7 +39,7 @@ type Validator struct {
 
 // NewValidator returns a Validator decoding with scheme.
 func NewValidator(reader client.Reader, reviews client.Client, st *store.Store, scheme *runtime.Scheme) *Validator {
-	return &Validator{Reader: reader, Reviews: reviews, Store: st, Decoder: admission.NewDecoder(scheme)}
+	return &Validator{Reader: reader, Reviews: reviews, Store: st, Decoder: admission.NewDecoder(scheme), Limits: snapshot.DefaultLimits()}
 }
 
 var _ admission.Handler = &Validator{}
@@ -62,6 +65,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		Snapshot:   v.Store.Snapshot(req.Namespace),
 		User:       policy.User{Name: req.UserInfo.Username, Groups: req.UserInfo.Groups},
 		Privileged: privileged,
+		Limits:     v.Limits,
 	}
 	if req.Operation == admissionv1.Update {
 		if in.OldObject, err = v.decodeRaw(req.Kind.Kind, req.OldObject.Raw); err != nil {

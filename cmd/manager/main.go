@@ -22,6 +22,7 @@ import (
 	accessv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/version"
 )
@@ -43,6 +44,7 @@ type options struct {
 	auditLog    string
 	concurrency int
 	shard       controllers.Shard
+	limits      snapshot.Limits
 }
 
 // leaderElectionID is the lease of the manager's leader election: one per
@@ -67,6 +69,8 @@ func main() {
 	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
 	flag.StringVar(&opts.shard.Name, "shard", "", "Compile, serve and write status only for the tenant namespaces labelled "+controllers.ShardLabel+"=<this name> (a DNS label); empty serves every namespace.")
 	flag.BoolVar(&opts.shard.Default, "shard-default", false, "With --shard: also serve the namespaces without the "+controllers.ShardLabel+" label. Exactly one shard of an install should set it.")
+	opts.limits = snapshot.DefaultLimits()
+	opts.limits.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -129,9 +133,11 @@ func run(opts options) error {
 		Debounce:                opts.debounce,
 		MaxConcurrentReconciles: opts.concurrency,
 		Shard:                   opts.shard,
+		Limits:                  &opts.limits,
 	}); err != nil {
 		return err
 	}
+	opts.serving.webhook.Limits = &opts.limits
 	if err := setupServing(mgr, snapshots, opts.serving); err != nil {
 		return err
 	}
