@@ -35,7 +35,7 @@ var _ = Describe("the validating webhook of a shard that does not serve the name
 
 	It("denies a grant its user would hold where the tenant is served", func() {
 		expectDenied(ada.Create(ctx, role(ns, "viewer", nil, perm("workorders", "view", v1.ScopeAll))),
-			`Role "viewer": spec: Forbidden: user "ada-other" may not grant view on workorders with scope all`)
+			`Role "viewer": spec: Forbidden: user "ada-other" may not grant view on workorders with scope all (role "viewer"): they do not hold it in tenant "other-shard"`)
 		expectDenied(ada.Create(ctx, group(ns, "more-admins", []v1.SubjectID{"zed"}, "tenant-admin")), "Forbidden")
 	})
 

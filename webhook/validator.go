@@ -60,6 +60,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	}
 	in := policy.Request{
 		Operation:  policy.Operation(req.Operation),
+		Namespace:  req.Namespace,
 		Object:     obj,
 		Tenant:     tenant,
 		Snapshot:   v.Store.Snapshot(req.Namespace),

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -61,7 +62,7 @@ func denier(req Request) func(field, format string, args ...any) string {
 	kind, name := identify(req.Object)
 	return func(field, format string, args ...any) string {
 		return fmt.Sprintf("%s %q: %s: Forbidden: user %q may not grant %s: they do not hold it in tenant %q (privilege escalation)",
-			kind, name, field, req.User.Name, fmt.Sprintf(format, args...), req.Snapshot.Tenant())
+			kind, name, field, req.User.Name, fmt.Sprintf(format, args...), cmp.Or(req.Namespace, req.Snapshot.Tenant()))
 	}
 }
 

@@ -45,6 +45,9 @@ type Request struct {
 	Object any
 	// OldObject is the object before an UPDATE (nil otherwise).
 	OldObject any
+	// Namespace is the tenant's name, for messages (the snapshot's name
+	// when empty: a shard not serving the tenant has no snapshot).
+	Namespace string
 	// Tenant holds the tenant's current objects (the object itself may be
 	// among them in its old form; Review replaces it).
 	Tenant snapshot.Objects
