@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,7 +70,10 @@ func listTenant(ctx context.Context, c client.Reader, tenant string) (*tenantObj
 		chains accessv1.ApprovalChainList
 	)
 	for _, l := range []client.ObjectList{&roles, &groups, &fps, &chains} {
-		if err := c.List(ctx, l, in); err != nil {
+		// The cache's own objects, not copies: the compiled snapshot keeps
+		// pointers to their specs, so a copy would hold every object twice.
+		// Nothing here writes to them (status is patched on copies).
+		if err := c.List(ctx, l, in, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 	}
@@ -139,4 +143,30 @@ func problemsByObject(problems []snapshot.Problem) map[objectKey][]snapshot.Prob
 		out[k] = append(out[k], p)
 	}
 	return out
+}
+
+// lastApplied is kubectl's client-side apply annotation: a second copy of
+// the object, which the manager never reads.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// CacheTransform is the manager cache's DefaultTransform: it drops what
+// the manager never reads from every cached object — managed fields and
+// kubectl's last-applied copy, together often larger than the object —
+// so that 10,000 tenants' objects fit in a replica. Other annotations
+// (Argo CD's tracking, for instance) are kept.
+func CacheTransform(in any) (any, error) {
+	if obj, err := meta.Accessor(in); err == nil {
+		if obj.GetManagedFields() != nil {
+			obj.SetManagedFields(nil)
+		}
+		if a := obj.GetAnnotations(); a != nil {
+			if _, ok := a[lastApplied]; ok {
+				delete(a, lastApplied)
+				if len(a) == 0 {
+					obj.SetAnnotations(nil)
+				}
+			}
+		}
+	}
+	return in, nil
 }

@@ -105,7 +105,7 @@ func run(opts options) error {
 		LeaderElectionReleaseOnCancel: true,
 		// The only Secret the manager reads is the certificate rotation's:
 		// never cache the cluster's Secrets.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		Cache: cache.Options{DefaultTransform: controllers.CacheTransform, ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{opts.serving.webhook.SecretNamespace: {}}},
 		}},
 	}
