@@ -373,9 +373,37 @@ func (s *Set) SnapshotObjects(tenant string) snapshot.Objects {
 }
 
 // ByTenant returns every tenant's objects in the form Compile takes: what
-// SnapshotObjects returns for each, in one pass over the set.
+// SnapshotObjects returns for each, in one pass over the set. The slices
+// are sized exactly: a snapshot may keep them.
 func (s *Set) ByTenant() map[string]snapshot.Objects {
-	m := map[string]snapshot.Objects{}
+	type counts struct{ roles, groups, fps, chains int }
+	n := map[string]*counts{}
+	for _, o := range s.Objects {
+		c := n[o.Tenant]
+		if c == nil {
+			c = &counts{}
+			n[o.Tenant] = c
+		}
+		switch {
+		case o.Role != nil:
+			c.roles++
+		case o.UserGroup != nil:
+			c.groups++
+		case o.FieldPolicy != nil:
+			c.fps++
+		case o.ApprovalChain != nil:
+			c.chains++
+		}
+	}
+	m := make(map[string]snapshot.Objects, len(n))
+	for t, c := range n {
+		m[t] = snapshot.Objects{
+			Roles:          sized[v1alpha1.Role](c.roles),
+			Groups:         sized[v1alpha1.UserGroup](c.groups),
+			FieldPolicies:  sized[v1alpha1.FieldPolicy](c.fps),
+			ApprovalChains: sized[v1alpha1.ApprovalChain](c.chains),
+		}
+	}
 	for _, o := range s.Objects {
 		objs := m[o.Tenant]
 		switch {
@@ -391,6 +419,14 @@ func (s *Set) ByTenant() map[string]snapshot.Objects {
 		m[o.Tenant] = objs
 	}
 	return m
+}
+
+// sized is a slice with room for n, nil for none (as append leaves it).
+func sized[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, 0, n)
 }
 
 // Find returns the first object of the tenant with that kind and name.
