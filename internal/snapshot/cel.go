@@ -99,10 +99,38 @@ func interpreters(e *cel.Env) (check, part interpreter.Interpreter, err error) {
 // shared by every profile, and every tenant, that holds the same source
 // (see compileCondition).
 type condition struct {
-	src  string
+	src string
+	prg program // for Check
+	// What Plan needs, made on first use: most tenants never plan, and
+	// the checked AST and the partial program are two thirds of a
+	// condition's memory.
+	planOnce sync.Once
+	plan     *condPlan
+}
+
+// condPlan is a condition's partial evaluation for Plan.
+type condPlan struct {
 	ast  *cel.Ast
-	prg  program                               // for Check
-	part *interpreter.ObservableInterpretable // partial evaluation for Plan
+	part *interpreter.ObservableInterpretable
+}
+
+// planned returns the condition's partial evaluation, compiling src again
+// (nil if that fails, which newCondition has ruled out).
+func (c *condition) planned() *condPlan {
+	c.planOnce.Do(func() {
+		e, err := env()
+		if err != nil {
+			return
+		}
+		ast, iss := e.Compile(c.src)
+		if iss != nil && iss.Err() != nil {
+			return
+		}
+		if part, err := planPartial(ast); err == nil {
+			c.plan = &condPlan{ast: ast, part: part}
+		}
+	})
+	return c.plan
 }
 
 // program is an expression planned by checkInterp.
@@ -236,19 +264,28 @@ func newCondition(src string) (*condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot be planned: %v", err)
 	}
-	// cel.CostLimit with OptTrackState and OptPartialEval, as planned by
-	// cel-go: state for the residual, and a cost tracker per evaluation.
+	// Planned here to reject what cannot be, then dropped (see planned).
+	if _, err := planPartial(ast); err != nil {
+		return nil, fmt.Errorf("cannot be planned: %v", err)
+	}
+	return &condition{src: src, prg: program{prg}}, nil
+}
+
+// planPartial plans the partial evaluation of ast as cel.CostLimit with
+// OptTrackState and OptPartialEval would: state for the residual, and a cost
+// tracker per evaluation.
+func planPartial(ast *cel.Ast) (*interpreter.ObservableInterpretable, error) {
 	part, err := partInterp.NewInterpretable(ast.NativeRep(),
 		interpreter.EvalStateObserver(),
 		interpreter.CostObserver(interpreter.CostTrackerFactory(newPartTracker)))
 	if err != nil {
-		return nil, fmt.Errorf("cannot be planned: %v", err)
+		return nil, err
 	}
 	po, ok := part.(*interpreter.ObservableInterpretable)
 	if !ok {
-		return nil, fmt.Errorf("cannot be planned: no observable program")
+		return nil, errors.New("no observable program")
 	}
-	return &condition{src: src, ast: ast, prg: program{prg}, part: po}, nil
+	return po, nil
 }
 
 // eval runs the condition. Any error, non-bool result, step overrun or
@@ -318,8 +355,12 @@ func (c *condition) residual(vars map[string]any) (known, value bool, rest *cel.
 	if err != nil {
 		return true, false, nil
 	}
+	pl := c.planned()
+	if pl == nil {
+		return true, false, nil
+	}
 	var state interpreter.EvalState
-	out := c.part.ObserveEval(act, func(o any) {
+	out := pl.part.ObserveEval(act, func(o any) {
 		if s, ok := o.(interpreter.EvalState); ok {
 			state = s
 		}
@@ -328,9 +369,9 @@ func (c *condition) residual(vars map[string]any) (known, value bool, rest *cel.
 		return true, false, nil
 	}
 	if types.IsUnknown(out) {
-		r, err := residualAst(c.ast, state)
+		r, err := residualAst(pl.ast, state)
 		if err != nil {
-			return false, false, c.ast
+			return false, false, pl.ast
 		}
 		return false, false, r
 	}
