@@ -39,7 +39,7 @@ var (
 	envErr  error
 	// checkInterp and partInterp plan every condition of every tenant. A
 	// cel.Program carries a dispatcher with a binding for each overload of
-	// the standard library (~40 KB); the interpreters hold one dispatcher
+	// the standard library (~14 KB); the interpreters hold one dispatcher
 	// for the process instead.
 	checkInterp interpreter.Interpreter
 	partInterp  interpreter.Interpreter
@@ -95,9 +95,9 @@ func interpreters(e *cel.Env) (check, part interpreter.Interpreter, err error) {
 	return check, part, nil
 }
 
-// condition is one compiled CEL expression. It is immutable, so it is
-// shared by every profile, and every tenant, that holds the same source
-// (see compileCondition).
+// condition is one compiled CEL expression. It is immutable (Plan's parts
+// are made once), so it is shared by every profile, and every tenant, that
+// holds the same source (see compileCondition).
 type condition struct {
 	src string
 	prg program // for Check
@@ -136,7 +136,8 @@ func (c *condition) planned() *condPlan {
 // program is an expression planned by checkInterp.
 type program struct{ i interpreter.Interpretable }
 
-// Eval is cel.Program's Eval: a panic or an error value is an error.
+// Eval is cel.Program's Eval (det is always nil): a panic or an error
+// value is an error.
 func (p program) Eval(act interpreter.Activation) (out ref.Val, det *cel.EvalDetails, err error) {
 	defer func() {
 		if r := recover(); r != nil {
