@@ -202,6 +202,7 @@ func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []st
 		})
 	}
 	wg.Wait()
+	pf := &problemFinder{e: e, set: set, defTenant: defTenant}
 	for i, t := range tenants {
 		b := builds[i]
 		builds[i] = nil
@@ -212,7 +213,7 @@ func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []st
 		if len(b.problems) == 0 {
 			continue
 		}
-		find := problemFinder(e, set, t, defTenant)
+		find := pf.finder(t)
 		for _, p := range b.problems {
 			pos := ""
 			if o := find(p.Kind, p.Name); o != nil {
@@ -224,22 +225,37 @@ func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []st
 	return tenants
 }
 
-// problemFinder finds the objects of a tenant with problems. A lean set
-// knows only objects' lines, so the tenant's files are read again in full
+// problemFinder finds the objects of tenants with problems. A lean set
+// knows only objects' lines, so a tenant's files are read again in full
 // for the fields' lines (standard input cannot be: its objects keep their
-// own line).
-func problemFinder(e *env, set *manifest.Set, tenant, defTenant string) func(kind, name string) *manifest.Object {
+// own line). Its index is built on first use, in one pass.
+type problemFinder struct {
+	e         *env
+	set       *manifest.Set
+	defTenant string
+	objs      map[string][]*manifest.Object // by tenant
+}
+
+// finder returns where the tenant's objects are written.
+func (pf *problemFinder) finder(tenant string) func(kind, name string) *manifest.Object {
+	if pf.objs == nil {
+		pf.objs = map[string][]*manifest.Object{}
+		for _, o := range pf.set.Objects {
+			pf.objs[o.Tenant] = append(pf.objs[o.Tenant], o)
+		}
+	}
+	objs := pf.objs[tenant]
 	var files []string
 	seen := map[string]bool{}
-	for _, o := range set.Objects {
-		if o.Tenant == tenant && o.Doc.File != manifest.Stdin && !seen[o.Doc.File] && o.Doc.Node == nil {
+	for _, o := range objs {
+		if o.Doc.File != manifest.Stdin && o.Doc.Node == nil && !seen[o.Doc.File] {
 			seen[o.Doc.File] = true
 			files = append(files, o.Doc.File)
 		}
 	}
 	var full *manifest.Set
 	if len(files) > 0 {
-		full, _ = readManifests(e, files, defTenant)
+		full, _ = readManifests(pf.e, files, pf.defTenant)
 	}
 	return func(kind, name string) *manifest.Object {
 		if full != nil {
@@ -247,7 +263,12 @@ func problemFinder(e *env, set *manifest.Set, tenant, defTenant string) func(kin
 				return o
 			}
 		}
-		return set.Find(tenant, kind, name)
+		for _, o := range objs {
+			if o.Kind == kind && o.Name == name {
+				return o
+			}
+		}
+		return nil
 	}
 }
 
