@@ -45,11 +45,11 @@ depending on them). Exit code 1 when there is any problem.`,
   kustomize build overlays/prod | gatehouse compile -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := src.read(e)
+			set, err := src.readLean(e)
 			if err != nil {
 				return err
 			}
-			res := compileSet(set)
+			res := compileSet(e, set, src.tenant)
 			if len(res.Tenants) == 0 {
 				return usageError("no Gatehouse objects found in %s", src.where())
 			}
@@ -88,18 +88,26 @@ depending on them). Exit code 1 when there is any problem.`,
 	return cmd
 }
 
-// compileSet compiles every tenant of the set and locates the problems.
-func compileSet(set *manifest.Set) compileResult {
+// compileSet compiles every tenant of the set (concurrently) and locates
+// the problems; defTenant is the --tenant flag.
+func compileSet(e *env, set *manifest.Set, defTenant string) compileResult {
 	var res compileResult
-	for _, tenant := range set.Tenants() {
-		b := compileTenant(set, tenant)
+	tenants := set.Tenants()
+	builds := compileAll(set, tenants)
+	pf := &problemFinder{e: e, set: set, defTenant: defTenant}
+	for i, tenant := range tenants {
+		b := builds[i]
+		builds[i] = nil
 		t := compileTenantResult{Tenant: tenant, Revision: b.snap.Revision(), Counts: b.snap.Counts(), Problems: []compileProblem{}}
-		for _, p := range b.problems {
-			cp := compileProblem{Problem: p}
-			if o := set.Find(tenant, p.Kind, p.Name); o != nil {
-				cp.Pos = o.FieldPos(p.Field)
+		if len(b.problems) > 0 {
+			find := pf.finder(tenant)
+			for _, p := range b.problems {
+				cp := compileProblem{Problem: p}
+				if o := find(p.Kind, p.Name); o != nil {
+					cp.Pos = o.FieldPos(p.Field)
+				}
+				t.Problems = append(t.Problems, cp)
 			}
-			t.Problems = append(t.Problems, cp)
 		}
 		res.Problems += len(t.Problems)
 		res.Tenants = append(res.Tenants, t)

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -64,9 +67,9 @@ func (s *source) read(e *env) (*manifest.Set, error) {
 	return set, nil
 }
 
-// readServed is read for serving: lean (see manifest.Options.Lean) when
-// reading files.
-func (s *source) readServed(e *env) (*manifest.Set, error) {
+// readLean is read without the files' YAML trees (manifest.Options.Lean):
+// find where problems are written with a problemFinder.
+func (s *source) readLean(e *env) (*manifest.Set, error) {
 	if s.fromCluster {
 		return s.read(e)
 	}
@@ -92,6 +95,26 @@ func readManifestsWith(e *env, paths []string, opts manifest.Options) (*manifest
 		return nil, &exitError{code: ExitUsage, err: err}
 	}
 	return set, nil
+}
+
+// compileAll compiles the tenants of a set on every processor; builds are
+// in the order of tenants.
+func compileAll(set *manifest.Set, tenants []string) []*tenantBuild {
+	byTenant := set.ByTenant()
+	builds := make([]*tenantBuild, len(tenants))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(tenants)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(tenants); i = int(next.Add(1)) - 1 {
+				t := tenants[i]
+				snap, problems := snapshot.Compile(t, byTenant[t])
+				builds[i] = &tenantBuild{tenant: t, snap: snap, problems: problems, objs: byTenant[t]}
+			}
+		})
+	}
+	wg.Wait()
+	return builds
 }
 
 // compileTenant compiles one tenant of a set.

@@ -11,12 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,7 +21,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/authz"
 	"github.com/gatehouse-dev/gatehouse/internal/manifest"
-	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -101,7 +97,7 @@ func newServeCmd(e *env) *cobra.Command {
 				return usageError("--authn must be token or none, not %q", authn)
 			}
 			st := store.New()
-			set, err := src.readServed(e)
+			set, err := src.readLean(e)
 			if err != nil {
 				return err
 			}
@@ -184,24 +180,7 @@ func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []st
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: no objects left, no longer served\n", t)
 		}
 	}
-	byTenant := set.ByTenant()
-	builds := make([]*tenantBuild, len(tenants))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(tenants)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(tenants) {
-					return
-				}
-				t := tenants[i]
-				snap, problems := snapshot.Compile(t, byTenant[t])
-				builds[i] = &tenantBuild{tenant: t, snap: snap, problems: problems}
-			}
-		})
-	}
-	wg.Wait()
+	builds := compileAll(set, tenants)
 	pf := &problemFinder{e: e, set: set, defTenant: defTenant}
 	for i, t := range tenants {
 		b := builds[i]
@@ -295,7 +274,7 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 		if !w.observe(fingerprint(src.files)) {
 			continue
 		}
-		set, err := src.readServed(e)
+		set, err := src.readLean(e)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
 			continue

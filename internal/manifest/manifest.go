@@ -82,10 +82,11 @@ type Options struct {
 	Tenant string
 	// Stdin is read for the path "-".
 	Stdin io.Reader
-	// Lean keeps no YAML node trees: each object keeps only its own line,
-	// so FieldPos gives the object's line. For a server reading thousands
-	// of tenants, whose trees would take several times the memory of the
-	// compiled snapshots.
+	// Lean keeps no YAML node trees of files: each object keeps only its
+	// own line, so FieldPos gives the object's line (read the file again
+	// for fields' lines). For reading thousands of tenants, whose trees
+	// would take several times the memory of the compiled snapshots.
+	// Standard input, which cannot be read again, keeps its trees.
 	Lean bool
 }
 
@@ -105,7 +106,7 @@ func Read(paths []string, opts Options) (*Set, error) {
 			if err != nil {
 				return nil, fmt.Errorf("-: %w", err)
 			}
-			if err := set.add(Stdin, data, opts.Tenant, opts.Lean); err != nil {
+			if err := set.add(Stdin, data, opts.Tenant, false); err != nil {
 				return nil, err
 			}
 			continue
