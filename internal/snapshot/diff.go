@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 )
@@ -204,7 +206,11 @@ func Diff(old, new *Snapshot) Changes {
 		c.Subjects = append(c.Subjects, subjects...)
 		c.Groups = append(c.Groups, groups...)
 	}
+	same := samePermissions(old, new)
 	for pr, subjects := range bySubjects {
+		if diffSkips && same(pr.o, pr.n) {
+			continue // most subjects of a large tenant: nothing to compare
+		}
 		ok, nk := keys(old, pr.o), keys(new, pr.n)
 		for k, gs := range nk {
 			if _, had := ok[k]; !had {
@@ -249,7 +255,11 @@ func Diff(old, new *Snapshot) Changes {
 	for res, names := range fieldsOf {
 		sort.Strings(names)
 		names = slices.Compact(names)
+		sameFields := sameFieldLevels(old, new, res)
 		for pr, subjects := range bySubjects {
+			if diffSkips && sameFields(pr.o, pr.n) {
+				continue
+			}
 			for _, f := range names {
 				from, to := old.fieldLevel(pr.o, res, f), new.fieldLevel(pr.n, res, f)
 				if from == to {
@@ -319,4 +329,115 @@ func minus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// diffSkips lets a test compare Diff with and without the shortcuts below.
+var diffSkips = true
+
+// samePermissions returns a cheap test that two profiles (of old and new,
+// either nil) list the same grants: the same (group, role) pairs, each
+// role's grants unchanged between the snapshots, and the same groups with
+// unchanged restrictions. When it says no, Diff compares the full lists.
+// It lets Diff skip the thousands of profiles a one-role change does not
+// touch instead of listing every grant of each.
+func samePermissions(old, new *Snapshot) func(o, n *profile) bool {
+	roleSig := func(s *Snapshot) map[string]string {
+		out := map[string]string{}
+		if s == nil {
+			return out
+		}
+		for _, r := range s.roles {
+			if r.holds == nil {
+				continue // held by no group: in no profile
+			}
+			var b strings.Builder
+			for _, f := range r.flat {
+				res, acts := f.names()
+				fmt.Fprintf(&b, "%s/%d/%v/%q/%q/%q|", f.defRole, f.index, f.full, res, acts, f.scope)
+				if f.cond != nil {
+					b.WriteString(f.cond.src)
+				}
+				b.WriteByte(0)
+			}
+			out[r.name] = b.String()
+		}
+		return out
+	}
+	restrictSig := func(s *Snapshot) map[string]string {
+		out := map[string]string{}
+		if s == nil {
+			return out
+		}
+		for _, g := range s.groups {
+			out[g.name] = fmt.Sprintf("%v/%q", g.restrictOnly, g.spec.Spec.Restrictions)
+		}
+		return out
+	}
+	oRoles, nRoles := roleSig(old), roleSig(new)
+	oRestr, nRestr := restrictSig(old), restrictSig(new)
+	unchangedRole := func(name string) bool { return oRoles[name] == nRoles[name] }
+	unchangedGroup := func(name string) bool { return oRestr[name] == nRestr[name] }
+	return func(o, n *profile) bool {
+		if o == nil || n == nil {
+			return o == n
+		}
+		if len(o.srcs) != len(n.srcs) || len(o.groups) != len(n.groups) {
+			return false
+		}
+		for i := range o.srcs {
+			og, ng := old.groups[o.srcs[i].group].name, new.groups[n.srcs[i].group].name
+			or, nr := old.roles[o.srcs[i].role].name, new.roles[n.srcs[i].role].name
+			if og != ng || or != nr || !unchangedRole(or) {
+				return false
+			}
+		}
+		for i := range o.groups {
+			og, ng := old.groups[o.groups[i]].name, new.groups[n.groups[i]].name
+			if og != ng || !unchangedGroup(og) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// sameFieldLevels returns a cheap test that two profiles get the same
+// access to every field of module res: the same policy fields and the same
+// levels (a subject without roles gets nothing in either).
+func sameFieldLevels(old, new *Snapshot, res string) func(o, n *profile) bool {
+	op, oCovered := old.policyFor(res)
+	np, nCovered := new.policyFor(res)
+	if oCovered != nCovered {
+		return func(o, n *profile) bool { return false }
+	}
+	if oCovered && !slices.EqualFunc(op.fields, np.fields, func(a, b fieldRule) bool { return a.name == b.name }) {
+		return func(o, n *profile) bool { return false }
+	}
+	var oi, ni int32
+	if oCovered {
+		oi, ni = old.policyByRes[res], new.policyByRes[res]
+	}
+	return func(o, n *profile) bool {
+		oNone, nNone := o == nil || !o.hasRoles, n == nil || !n.hasRoles
+		if oNone || nNone {
+			return oNone && nNone
+		}
+		if !oCovered {
+			return true // both: every field writable
+		}
+		of, nf := o.fields[oi], n.fields[ni]
+		return of.res.Default == nf.res.Default && slices.Equal(of.levels, nf.levels)
+	}
+}
+
+// policyFor returns the field policy covering module res, if any.
+func (s *Snapshot) policyFor(res string) (*fieldPolicy, bool) {
+	if s == nil {
+		return nil, false
+	}
+	pi, ok := s.policyByRes[res]
+	if !ok {
+		return nil, false
+	}
+	return s.policies[pi], true
 }
