@@ -73,10 +73,10 @@ type Snapshot struct {
 	// header words, 2 inline grants of one word each.
 	compact bool
 
-	roles   []*role // sorted by name (roleIndex searches it)
-	matches []Match // every (group, role, grant) explanation
-	groups  []*group // served groups by name, then left-out ones by name (groupIndex)
-	nServed int      // served groups: groups[:nServed]
+	roles   []*role            // sorted by name (roleIndex searches it)
+	matches []Match            // every (group, role, grant) explanation
+	groups  []*group           // served groups by name, then left-out ones by name (groupIndex)
+	nServed int                // served groups: groups[:nServed]
 	ext     map[string][]int32 // IdP group -> groups naming it
 
 	subjects   *subjectTable // subject ID -> profile
@@ -106,16 +106,16 @@ const maxExtCache = 4096
 const hotHasRoles = uint64(1) << 63
 
 type flatGrant struct {
-	defRole  string
-	index    int
-	full     bool
-	allRes   bool
-	res      []int32
-	acts     []uint64
-	mask     uint16
-	scope    string
-	cond     *condition
-	perm     *v1alpha1.Permission // as written, for Diff; nil for fullAccess
+	defRole string
+	index   int
+	full    bool
+	allRes  bool
+	res     []int32
+	acts    []uint64
+	mask    uint16
+	scope   string
+	cond    *condition
+	perm    *v1alpha1.Permission // as written, for Diff; nil for fullAccess
 }
 
 // names returns the grant's modules and actions as written, sorted and
