@@ -14,43 +14,6 @@ import (
 // a visited stamp, computed only for the objects whose closure is used, so
 // a long chain costs its length, not its length squared.
 
-// validClosure returns the names that are valid in start and whose every
-// dependency is valid too, transitively. Invalidity spreads backwards
-// along the dependency edges, each edge once.
-func validClosure(start map[string]bool, deps func(string) []v1alpha1.ObjectName) map[string]bool {
-	valid := make(map[string]bool, len(start))
-	for n, ok := range start {
-		if ok {
-			valid[n] = true
-		}
-	}
-	dependents := map[string][]string{}
-	var queue []string
-	for n := range valid {
-		for _, d := range deps(n) {
-			if !valid[string(d)] {
-				queue = append(queue, n)
-				break
-			}
-			dependents[string(d)] = append(dependents[string(d)], n)
-		}
-	}
-	for len(queue) > 0 {
-		n := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		if !valid[n] {
-			continue
-		}
-		delete(valid, n)
-		for _, m := range dependents[n] {
-			if valid[m] {
-				queue = append(queue, m)
-			}
-		}
-	}
-	return valid
-}
-
 // visited marks nodes of one walk; starting a new walk is O(1).
 type visited struct {
 	stamp []uint32
