@@ -193,7 +193,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 	r.store.Set(tenant, entry)
 	r.remember(tenant, state)
 	metrics.ObserveCompile(tenant, took, true, snap, len(byObject), now)
-	metrics.SetTenants(len(r.store.Tenants()))
+	metrics.SetTenants(r.store.Len())
 	log.FromContext(ctx).V(1).Info("serving a new snapshot", "tenant", tenant, "revision", rec.ToRevision,
 		"previous", rec.FromRevision, "changedObjects", len(rec.Objects), "leftOut", len(byObject), "took", took)
 
@@ -382,7 +382,7 @@ func (r *TenantReconciler) drop(ctx context.Context, tenant, why string) bool {
 	}
 	r.store.Delete(tenant)
 	metrics.DropTenant(tenant)
-	metrics.SetTenants(len(r.store.Tenants()))
+	metrics.SetTenants(r.store.Len())
 	log.FromContext(ctx).Info("tenant dropped: "+why, "tenant", tenant)
 	return true
 }
