@@ -93,7 +93,7 @@ depending on them). Exit code 1 when there is any problem.`,
 func compileSet(e *env, set *manifest.Set, defTenant string) compileResult {
 	var res compileResult
 	tenants := set.Tenants()
-	builds := compileAll(set, tenants)
+	builds := compileAll(set, tenants, snapshot.DefaultLimits())
 	pf := &problemFinder{e: e, set: set, defTenant: defTenant}
 	for i, tenant := range tenants {
 		b := builds[i]

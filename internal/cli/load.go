@@ -99,7 +99,7 @@ func readManifestsWith(e *env, paths []string, opts manifest.Options) (*manifest
 
 // compileAll compiles the tenants of a set on every processor; builds are
 // in the order of tenants.
-func compileAll(set *manifest.Set, tenants []string) []*tenantBuild {
+func compileAll(set *manifest.Set, tenants []string, limits snapshot.Limits) []*tenantBuild {
 	byTenant := set.ByTenant()
 	builds := make([]*tenantBuild, len(tenants))
 	var next atomic.Int64
@@ -108,7 +108,7 @@ func compileAll(set *manifest.Set, tenants []string) []*tenantBuild {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(tenants); i = int(next.Add(1)) - 1 {
 				t := tenants[i]
-				snap, problems := snapshot.Compile(t, byTenant[t])
+				snap, problems := snapshot.CompileWith(t, byTenant[t], snapshot.Options{Limits: limits})
 				builds[i] = &tenantBuild{tenant: t, snap: snap, problems: problems, objs: byTenant[t]}
 			}
 		})

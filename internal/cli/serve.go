@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/authz"
 	"github.com/gatehouse-dev/gatehouse/internal/manifest"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -59,6 +60,8 @@ func newServeCmd(e *env) *cobra.Command {
 		interval  time.Duration
 		opts      authz.Options
 		srvOpts   authz.ServerOptions
+		// tenantLimits are the tenant quotas, as in the operator.
+		tenantLimits = snapshot.DefaultLimits()
 	)
 	cmd := &cobra.Command{
 		Use:   "serve -f DIR [--watch] [--listen ADDR] [--authn=token|none]",
@@ -101,7 +104,7 @@ func newServeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tenants := serveSet(e, st, set, src.tenant)
+			tenants := serveSet(e, st, set, src.tenant, tenantLimits)
 			if len(tenants) == 0 {
 				return usageError("no Gatehouse objects found in %s", src.where())
 			}
@@ -134,7 +137,7 @@ func newServeCmd(e *env) *cobra.Command {
 				return err
 			}
 			if watch {
-				go watchFiles(ctx, e, st, &src, interval)
+				go watchFiles(ctx, e, st, &src, interval, tenantLimits)
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
@@ -160,6 +163,7 @@ func newServeCmd(e *env) *cobra.Command {
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how often --watch looks for changes")
 	limits := flag.NewFlagSet("limits", flag.ContinueOnError)
 	authz.BindFlags(limits, &opts, &srvOpts)
+	tenantLimits.BindFlags(limits)
 	cmd.Flags().AddGoFlagSet(limits)
 	return cmd
 }
@@ -168,7 +172,7 @@ func newServeCmd(e *env) *cobra.Command {
 // tenants that are gone, and returns the tenants served. Tenants compile
 // concurrently; what is printed comes in tenant order. defTenant is the
 // --tenant flag (for finding where a problem is written).
-func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []string {
+func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string, limits snapshot.Limits) []string {
 	tenants := set.Tenants()
 	keep := make(map[string]bool, len(tenants))
 	for _, t := range tenants {
@@ -180,11 +184,23 @@ func serveSet(e *env, st *store.Store, set *manifest.Set, defTenant string) []st
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: no objects left, no longer served\n", t)
 		}
 	}
-	builds := compileAll(set, tenants)
+	builds := compileAll(set, tenants, limits)
 	pf := &problemFinder{e: e, set: set, defTenant: defTenant}
 	for i, t := range tenants {
 		b := builds[i]
 		builds[i] = nil
+		if b.snap == nil {
+			// Over its compiled-size quota: the last good snapshot (if
+			// any) keeps serving, as in the operator.
+			still := "nothing served"
+			if old := st.Get(t); old != nil {
+				still = "still serving revision " + old.Snapshot.Revision()
+			}
+			for _, p := range b.problems {
+				fmt.Fprintf(e.stderr, "gatehouse: tenant %s: not compiled (%s): %s\n", t, still, p)
+			}
+			continue
+		}
 		old := st.Set(t, &store.Entry{Snapshot: b.snap, CompiledAt: time.Now(), Problems: b.problems})
 		if old == nil || old.Snapshot.Revision() != b.snap.Revision() {
 			fmt.Fprintf(e.stderr, "gatehouse: tenant %s: serving revision %s (%d problems)\n", t, b.snap.Revision(), len(b.problems))
@@ -261,7 +277,7 @@ func tenantList(tenants []string) string {
 
 // watchFiles re-reads the manifests whenever a file's size or modification
 // time changes (polling: it works the same on every OS and file system).
-func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, interval time.Duration) {
+func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, interval time.Duration, limits snapshot.Limits) {
 	w := fileWatch{served: fingerprint(src.files)}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -279,7 +295,7 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
 			continue
 		}
-		serveSet(e, st, set, src.tenant)
+		serveSet(e, st, set, src.tenant, limits)
 	}
 }
 

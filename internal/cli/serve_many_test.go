@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/manifest"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -43,7 +44,7 @@ func TestServeSetLean(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.New()
-	tenants := serveSet(e, st, set, "")
+	tenants := serveSet(e, st, set, "", snapshot.DefaultLimits())
 	if len(tenants) != 12 || st.Len() != 12 {
 		t.Fatalf("%d tenants, %d served", len(tenants), st.Len())
 	}
