@@ -7,25 +7,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
-// endpoint identifies a route; it decides which top-level fields a body may
-// have.
-type endpoint uint8
-
-const (
-	epEvaluation endpoint = iota
-	epEvaluations
-	epSearchSubject
-	epSearchAction
-	epSearchResource
-	epFields
-	epPlan
-	epApprovalPlan
-	epApprovalCheck
-	epDiscovery
-	epSAR
-	epUnknown // no route matched (404); only for metrics
-)
-
 // Presence bits of a tuple's parts: batch items fall back to the top-level
 // default for every part they lack (AuthZEN 1.0 "default values").
 const (
@@ -193,62 +174,11 @@ func (r *request) decode(body []byte, ep endpoint, lim limits) *DecodeError {
 	return nil
 }
 
-// topField says whether endpoint ep accepts top-level key k; the bit
-// detects duplicates.
-func topField(ep endpoint, k string) (uint32, bool) {
-	var bit uint32
-	switch k {
-	case "subject":
-		bit = 1
-	case "action":
-		bit = 2
-	case "resource":
-		bit = 4
-	case "context":
-		bit = 8
-	case "evaluations":
-		bit = 16
-	case "options":
-		bit = 32
-	case "page":
-		bit = 64
-	case "columns":
-		bit = 128
-	case "placeholder":
-		bit = 256
-	case "argOffset":
-		bit = 512
-	default:
-		return 0, false
-	}
-	const tuple4 = 1 | 2 | 4 | 8
-	var allowed uint32
-	switch ep {
-	case epEvaluation:
-		allowed = tuple4
-	case epEvaluations:
-		allowed = tuple4 | 16 | 32
-	case epSearchSubject, epSearchResource:
-		allowed = tuple4 | 64
-	case epSearchAction:
-		allowed = 1 | 4 | 8 | 64
-	case epFields:
-		allowed = 1 | 4 | 8
-	case epPlan:
-		allowed = 1 | 2 | 4 | 8 | 128 | 256 | 512
-	case epApprovalPlan:
-		allowed = 4 | 8
-	case epApprovalCheck:
-		allowed = 1 | 4 | 8
-	}
-	return bit, allowed&bit != 0
-}
-
 func (r *request) topValue(k string, lim limits) bool {
 	s := &r.s
 	switch k {
 	case "subject", "action", "resource", "context":
-		return s.part(&r.top, k, r.ep == epSearchResource, r)
+		return s.part(&r.top, k, endpoints[r.ep].candidates, r)
 	case "evaluations":
 		return r.evaluations(lim)
 	case "options":

@@ -51,26 +51,14 @@ func RejectionReasons() []string {
 	return append([]string(nil), rejectionNames[:]...)
 }
 
-// endpointNames are the metric names of the endpoints, indexed by endpoint.
-var endpointNames = [...]string{
-	epEvaluation:     "evaluation",
-	epEvaluations:    "evaluations",
-	epSearchSubject:  "search_subject",
-	epSearchAction:   "search_action",
-	epSearchResource: "search_resource",
-	epFields:         "fields",
-	epPlan:           "plan",
-	epApprovalPlan:   "approvals_plan",
-	epApprovalCheck:  "approvals_check",
-	epDiscovery:      "discovery",
-	epSAR:            "subjectaccessreview",
-	epUnknown:        "unknown",
-}
-
 // EndpointNames lists the endpoint names an Observer receives, so that it
 // can create its series up front.
 func EndpointNames() []string {
-	return append([]string(nil), endpointNames[:]...)
+	names := make([]string, len(endpoints))
+	for i := range endpoints {
+		names[i] = endpoints[i].metric
+	}
+	return names
 }
 
 // statusWriter remembers the status a handler sends and frees the
