@@ -29,13 +29,16 @@ import (
 // value can widen: see membersGroups.
 
 // scopeAttributes maps an attribute a group can set to the scopes that read
-// it.
-var scopeAttributes = map[string][]v1alpha1.Scope{
-	snapshot.AttrUnit:       {v1alpha1.ScopeUnit, v1alpha1.ScopeUnitTree},
-	snapshot.AttrFacilities: {v1alpha1.ScopeFacility},
-	snapshot.AttrCompany:    {v1alpha1.ScopeCompany},
-	snapshot.AttrCompanies:  {v1alpha1.ScopeCompany},
-}
+// it, from the compiler's scope table.
+var scopeAttributes = func() map[string][]v1alpha1.Scope {
+	out := map[string][]v1alpha1.Scope{}
+	for _, sp := range snapshot.Scopes() {
+		for _, a := range sp.Attributes {
+			out[a] = append(out[a], sp.Name)
+		}
+	}
+	return out
+}()
 
 // scopedGrant is a grant some member holds whose reach depends on an
 // attribute.

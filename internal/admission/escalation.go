@@ -364,25 +364,8 @@ func (h holder) coversNarrowed(resource v1alpha1.ModuleName, action v1alpha1.Act
 }
 
 // scopeWithin reports whether every record scope selects is also selected by
-// held, for any subject and record.
-func scopeWithin(scope, held v1alpha1.Scope) bool {
-	norm := func(s v1alpha1.Scope) v1alpha1.Scope {
-		if s == "" {
-			return v1alpha1.ScopeAll
-		}
-		return s
-	}
-	scope, held = norm(scope), norm(held)
-	switch {
-	case held == v1alpha1.ScopeAll || scope == held:
-		return true
-	case held == v1alpha1.ScopeOwnOrAssigned:
-		return scope == v1alpha1.ScopeOwn || scope == v1alpha1.ScopeAssigned
-	case held == v1alpha1.ScopeUnitTree:
-		return scope == v1alpha1.ScopeUnit
-	}
-	return false
-}
+// held, for any subject and record: the compiler's scope table says.
+func scopeWithin(scope, held v1alpha1.Scope) bool { return snapshot.ScopeWithin(scope, held) }
 
 func fieldIn(res snapshot.FieldAccessResult, list []string, field string, need v1alpha1.FieldAccess) bool {
 	if slices.Contains(list, field) {

@@ -10,22 +10,25 @@ import (
 )
 
 // listProps are the properties given as comma-separated lists on the
-// command line.
-var listProps = map[string]bool{
-	snapshot.PropAssigneeIDs:     true,
-	snapshot.PropProjectContacts: true,
-	"companies":                  true,
-	"facilities":                 true,
-	"groups":                     true,
-}
+// command line: the standard record properties that are lists, and the
+// subject's list attributes.
+var listProps = propsOfKind(snapshot.PropStringList, "companies", "facilities", "groups")
 
-// stringProps are standard properties that are always strings.
-var stringProps = map[string]bool{
-	snapshot.PropOwnerID:    true,
-	snapshot.PropUnit:       true,
-	snapshot.PropFacilityID: true,
-	snapshot.PropCompanyID:  true,
-	"company":               true,
+// stringProps are the properties that are always strings: the standard
+// record properties that are strings, and the subject's company.
+var stringProps = propsOfKind(snapshot.PropString, "company")
+
+func propsOfKind(kind snapshot.PropertyKind, extra ...string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range snapshot.StandardProperties() {
+		if p.Kind == kind {
+			out[p.Name] = true
+		}
+	}
+	for _, e := range extra {
+		out[e] = true
+	}
+	return out
 }
 
 // parseProps parses KEY=VALUE flags. Lists (assigneeIds, projectContacts,

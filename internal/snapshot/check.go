@@ -430,14 +430,3 @@ func approvalList(as []Approval) []any {
 	}
 	return list
 }
-
-// Standard resource property names (as sent in resource.properties).
-const (
-	PropOwnerID         = "ownerId"
-	PropAssigneeIDs     = "assigneeIds"
-	PropUnit            = "unit"
-	PropFacilityID      = "facilityId"
-	PropCompanyID       = "companyId"
-	PropProjectContacts = "projectContacts"
-	PropApprovals       = "approvals"
-)

@@ -10,46 +10,6 @@ import (
 // The compiled snapshot's data model: what Compile produces and Check,
 // Plan, WhoCan and Diff read.
 
-// Internal scope bits. ownOrAssigned is own|assigned, so it needs no bit of
-// its own: an action bit set under both own and assigned means "either".
-const (
-	scAll = iota
-	scOwn
-	scAssigned
-	scContact
-	scUnit
-	scUnitTree
-	scFacility
-	scCompany
-	nScopes
-)
-
-const maskAll = uint16(1) << scAll
-
-func scopeMask(s v1alpha1.Scope) uint16 {
-	switch s {
-	case "", v1alpha1.ScopeAll:
-		return 1 << scAll
-	case v1alpha1.ScopeOwn:
-		return 1 << scOwn
-	case v1alpha1.ScopeAssigned:
-		return 1 << scAssigned
-	case v1alpha1.ScopeOwnOrAssigned:
-		return 1<<scOwn | 1<<scAssigned
-	case v1alpha1.ScopeContact:
-		return 1 << scContact
-	case v1alpha1.ScopeUnit:
-		return 1 << scUnit
-	case v1alpha1.ScopeUnitTree:
-		return 1 << scUnitTree
-	case v1alpha1.ScopeFacility:
-		return 1 << scFacility
-	case v1alpha1.ScopeCompany:
-		return 1 << scCompany
-	}
-	return 0
-}
-
 // Snapshot is one tenant's compiled permissions. It is immutable after
 // Compile and safe for any number of concurrent readers.
 type Snapshot struct {

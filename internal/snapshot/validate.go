@@ -29,15 +29,6 @@ const (
 
 func validObjectName(s string) bool { return len(s) <= 63 && objectNameRe.MatchString(s) }
 
-func validScope(s v1alpha1.Scope) bool {
-	for _, sc := range v1alpha1.AllScopes {
-		if s == sc {
-			return true
-		}
-	}
-	return false
-}
-
 func validAccess(a v1alpha1.FieldAccess) bool {
 	return a == v1alpha1.FieldWrite || a == v1alpha1.FieldRead || a == v1alpha1.FieldHidden
 }
