@@ -6,17 +6,17 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/tenantlist"
 )
 
 // objectKey names an access object within its tenant.
 type objectKey struct {
-	kind string // snapshot.Kind* (Role, UserGroup, FieldPolicy, ApprovalChain)
+	kind string // accessv1.Kind*, the same names as snapshot.Kind* in problems
 	name string
 }
 
@@ -62,75 +62,34 @@ func (t *tenantObjects) versions() map[objectKey]objectVersion {
 
 // listTenant lists the tenant's access objects from the cache.
 func listTenant(ctx context.Context, c client.Reader, tenant string) (*tenantObjects, error) {
-	in := client.InNamespace(tenant)
-	var (
-		roles  accessv1.RoleList
-		groups accessv1.UserGroupList
-		fps    accessv1.FieldPolicyList
-		chains accessv1.ApprovalChainList
-	)
-	for _, l := range []client.ObjectList{&roles, &groups, &fps, &chains} {
-		// The cache's own objects, not copies: the compiled snapshot keeps
-		// pointers to their specs, so a copy would hold every object twice.
-		// Nothing here writes to them (status is patched on copies).
-		if err := c.List(ctx, l, in, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
+	// The cache's own objects, not copies: the compiled snapshot keeps
+	// pointers to their specs, so a copy would hold every object twice.
+	// Nothing here writes to them (status is patched on copies).
+	objs, err := tenantlist.List(ctx, c, tenant, live, client.UnsafeDisableDeepCopy)
+	if err != nil {
+		return nil, err
 	}
-	// An object being deleted (held by another controller's finalizer)
-	// grants nothing any more: it is not compiled.
-	t := &tenantObjects{objs: snapshot.Objects{
-		Roles: live(roles.Items), Groups: live(groups.Items),
-		FieldPolicies: live(fps.Items), ApprovalChains: live(chains.Items),
-	}}
+	t := &tenantObjects{objs: objs}
 	// Items point into the slices handed to the compiler, which only reads
 	// them; status is changed on copies (see patchAccessStatus).
-	for i := range t.objs.Roles {
-		o := &t.objs.Roles[i]
-		t.items = append(t.items, accessItem{objectKey{snapshot.KindRole, o.Name}, o, &o.Status})
-	}
-	for i := range t.objs.Groups {
-		o := &t.objs.Groups[i]
-		t.items = append(t.items, accessItem{objectKey{snapshot.KindUserGroup, o.Name}, o, &o.Status})
-	}
-	for i := range t.objs.FieldPolicies {
-		o := &t.objs.FieldPolicies[i]
-		t.items = append(t.items, accessItem{objectKey{snapshot.KindFieldPolicy, o.Name}, o, &o.Status})
-	}
-	for i := range t.objs.ApprovalChains {
-		o := &t.objs.ApprovalChains[i]
-		t.items = append(t.items, accessItem{objectKey{snapshot.KindApprovalChain, o.Name}, o, &o.Status})
+	all := tenantlist.Objects(&t.objs)
+	t.items = make([]accessItem, 0, len(all))
+	for _, o := range all {
+		t.items = append(t.items, accessItem{objectKey{o.AccessKind(), o.GetName()}, o, o.AccessStatus()})
 	}
 	slices.SortFunc(t.items, func(a, b accessItem) int { return compareKeys(a.key, b.key) })
 	return t, nil
 }
 
-// live drops the objects that are being deleted.
-func live[T any, PT interface {
-	*T
-	GetDeletionTimestamp() *metav1.Time
-}](items []T) []T {
-	out := items[:0]
-	for i := range items {
-		if PT(&items[i]).GetDeletionTimestamp() == nil {
-			out = append(out, items[i])
-		}
-	}
-	return out
-}
+// live is false for an object being deleted (held by another controller's
+// finalizer): it grants nothing any more, so it is not compiled.
+func live(o accessv1.AccessObject) bool { return o.GetDeletionTimestamp() == nil }
 
 // accessStatusOf returns the status of an access object, nil for other
 // objects.
 func accessStatusOf(obj client.Object) *accessv1.AccessObjectStatus {
-	switch o := obj.(type) {
-	case *accessv1.Role:
-		return &o.Status
-	case *accessv1.UserGroup:
-		return &o.Status
-	case *accessv1.FieldPolicy:
-		return &o.Status
-	case *accessv1.ApprovalChain:
-		return &o.Status
+	if o, ok := obj.(accessv1.AccessObject); ok {
+		return o.AccessStatus()
 	}
 	return nil
 }

@@ -164,11 +164,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			// Every replica compiles and serves its own snapshots.
 			NeedLeaderElection: ptr.To(false),
-		}).
-		Watches(&accessv1.Role{}, enqueue, specChanged).
-		Watches(&accessv1.UserGroup{}, enqueue, specChanged).
-		Watches(&accessv1.FieldPolicy{}, enqueue, specChanged).
-		Watches(&accessv1.ApprovalChain{}, enqueue, specChanged)
+		})
+	for _, k := range accessv1.AccessKinds {
+		b = b.Watches(k.New(), enqueue, specChanged)
+	}
 	shardChanged := builder.WithPredicates(shardLabelChanged())
 	if opts.Shard.Sharded() {
 		// A tenant joins or leaves the shard with its namespace's label:
@@ -196,14 +195,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 	}
 	statusChanged := statusChangedPredicate()
 	isSnapshot := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == accessv1.SnapshotObjectName })
-	sources := []source.Source{
-		compiled,
-		source.Kind[client.Object](mgr.GetCache(), &accessv1.Role{}, enqueue, statusChanged),
-		source.Kind[client.Object](mgr.GetCache(), &accessv1.UserGroup{}, enqueue, statusChanged),
-		source.Kind[client.Object](mgr.GetCache(), &accessv1.FieldPolicy{}, enqueue, statusChanged),
-		source.Kind[client.Object](mgr.GetCache(), &accessv1.ApprovalChain{}, enqueue, statusChanged),
-		source.Kind[client.Object](mgr.GetCache(), &accessv1.PermissionSnapshot{}, enqueue, isSnapshot),
+	sources := []source.Source{compiled}
+	for _, k := range accessv1.AccessKinds {
+		sources = append(sources, source.Kind[client.Object](mgr.GetCache(), k.New(), enqueue, statusChanged))
 	}
+	sources = append(sources, source.Kind[client.Object](mgr.GetCache(), &accessv1.PermissionSnapshot{}, enqueue, isSnapshot))
 	if opts.Shard.Sharded() {
 		// A tenant that left the shard gets its status released.
 		sources = append(sources, source.Kind[client.Object](mgr.GetCache(), &corev1.Namespace{}, enqueueNamespace(), shardLabelChanged()))
@@ -315,50 +311,22 @@ func shardTenants(ctx context.Context, c client.Reader, s Shard) (map[string]boo
 // PermissionSnapshot, from the cache.
 func cachedTenants(ctx context.Context, c client.Reader) (map[string]bool, error) {
 	out := map[string]bool{}
-	lists := []client.ObjectList{&accessv1.RoleList{}, &accessv1.UserGroupList{}, &accessv1.FieldPolicyList{},
-		&accessv1.ApprovalChainList{}, &accessv1.PermissionSnapshotList{}}
-	for _, l := range lists {
-		// Only namespaces are read: no need to copy every object.
+	// Only namespaces are read: no need to copy every object.
+	for _, k := range accessv1.AccessKinds {
+		l := k.NewList()
 		if err := c.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
-		items, err := metaItems(l)
-		if err != nil {
-			return nil, err
-		}
-		for _, ns := range items {
-			out[ns] = true
+		for _, o := range l.AccessItems() {
+			out[o.GetNamespace()] = true
 		}
 	}
-	return out, nil
-}
-
-// metaItems returns the namespaces of a list's items.
-func metaItems(l client.ObjectList) ([]string, error) {
-	var out []string
-	switch l := l.(type) {
-	case *accessv1.RoleList:
-		for i := range l.Items {
-			out = append(out, l.Items[i].Namespace)
-		}
-	case *accessv1.UserGroupList:
-		for i := range l.Items {
-			out = append(out, l.Items[i].Namespace)
-		}
-	case *accessv1.FieldPolicyList:
-		for i := range l.Items {
-			out = append(out, l.Items[i].Namespace)
-		}
-	case *accessv1.ApprovalChainList:
-		for i := range l.Items {
-			out = append(out, l.Items[i].Namespace)
-		}
-	case *accessv1.PermissionSnapshotList:
-		for i := range l.Items {
-			out = append(out, l.Items[i].Namespace)
-		}
-	default:
-		return nil, errors.New("controllers: unexpected list type")
+	var snaps accessv1.PermissionSnapshotList
+	if err := c.List(ctx, &snaps, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	for i := range snaps.Items {
+		out[snaps.Items[i].Namespace] = true
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	policy "github.com/gatehouse-dev/gatehouse/internal/admission"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/tenantlist"
 )
 
 // Validator is the admission handler for the four access kinds. It fetches
@@ -89,38 +90,22 @@ func (v *Validator) decode(req admission.Request) (any, error) {
 }
 
 func (v *Validator) decodeRaw(kind string, raw []byte) (any, error) {
-	var obj client.Object
-	switch kind {
-	case "Role":
-		obj = &v1alpha1.Role{}
-	case "UserGroup":
-		obj = &v1alpha1.UserGroup{}
-	case "FieldPolicy":
-		obj = &v1alpha1.FieldPolicy{}
-	case "ApprovalChain":
-		obj = &v1alpha1.ApprovalChain{}
-	default:
+	k, ok := v1alpha1.LookupAccessKind(kind)
+	if !ok {
 		return nil, fmt.Errorf("kind %q is not an access kind", kind)
 	}
+	obj := k.New()
 	if err := v.Decoder.DecodeRaw(runtime.RawExtension{Raw: raw}, obj); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", kind, err)
 	}
 	return obj, nil
 }
 
+// tenantObjects lists the tenant's objects as copies (the reader's
+// default), those being deleted included: admission judges a change against
+// every object that still exists, though the compile leaves those out.
 func (v *Validator) tenantObjects(ctx context.Context, ns string) (snapshot.Objects, error) {
-	var (
-		roles  v1alpha1.RoleList
-		groups v1alpha1.UserGroupList
-		fields v1alpha1.FieldPolicyList
-		chains v1alpha1.ApprovalChainList
-	)
-	for _, list := range []client.ObjectList{&roles, &groups, &fields, &chains} {
-		if err := v.Reader.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return snapshot.Objects{}, err
-		}
-	}
-	return snapshot.Objects{Roles: roles.Items, Groups: groups.Items, FieldPolicies: fields.Items, ApprovalChains: chains.Items}, nil
+	return tenantlist.List(ctx, v.Reader, ns, nil)
 }
 
 // privileged reports whether the user may grant beyond what they hold:

@@ -8,6 +8,7 @@ package admission
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -145,61 +146,41 @@ func describe(p snapshot.Problem) string {
 // identify returns the kind and name of an access object ("" for anything
 // else, a nil pointer included).
 func identify(obj any) (kind, name string) {
-	switch o := obj.(type) {
-	case *v1alpha1.Role:
-		if o != nil {
-			return snapshot.KindRole, o.Name
-		}
-	case *v1alpha1.UserGroup:
-		if o != nil {
-			return snapshot.KindUserGroup, o.Name
-		}
-	case *v1alpha1.FieldPolicy:
-		if o != nil {
-			return snapshot.KindFieldPolicy, o.Name
-		}
-	case *v1alpha1.ApprovalChain:
-		if o != nil {
-			return snapshot.KindApprovalChain, o.Name
-		}
+	o, ok := obj.(v1alpha1.AccessObject)
+	// Every access kind is a pointer; a nil one has no name to read.
+	if !ok || reflect.ValueOf(o).IsNil() {
+		return "", ""
 	}
-	return "", ""
+	return o.AccessKind(), o.GetName()
 }
 
 // withObject returns the tenant's objects with obj in place of its stored
 // version (or removed, for a deletion). The input is not modified.
 func withObject(t snapshot.Objects, obj any, remove bool) snapshot.Objects {
-	out := snapshot.Objects{
-		Roles:          replace(t.Roles, obj, func(r v1alpha1.Role) string { return r.Name }),
-		Groups:         replace(t.Groups, obj, func(g v1alpha1.UserGroup) string { return g.Name }),
-		FieldPolicies:  replace(t.FieldPolicies, obj, func(f v1alpha1.FieldPolicy) string { return f.Name }),
-		ApprovalChains: replace(t.ApprovalChains, obj, func(c v1alpha1.ApprovalChain) string { return c.Name }),
+	return snapshot.Objects{
+		Roles:          with(t.Roles, obj, remove),
+		Groups:         with(t.Groups, obj, remove),
+		FieldPolicies:  with(t.FieldPolicies, obj, remove),
+		ApprovalChains: with(t.ApprovalChains, obj, remove),
 	}
-	if remove {
-		return out
-	}
-	switch o := obj.(type) {
-	case *v1alpha1.Role:
-		out.Roles = append(out.Roles, *o)
-	case *v1alpha1.UserGroup:
-		out.Groups = append(out.Groups, *o)
-	case *v1alpha1.FieldPolicy:
-		out.FieldPolicies = append(out.FieldPolicies, *o)
-	case *v1alpha1.ApprovalChain:
-		out.ApprovalChains = append(out.ApprovalChains, *o)
-	}
-	return out
 }
 
-// replace copies items without the one of the same type and name as obj.
-func replace[T any](items []T, obj any, name func(T) string) []T {
+// with copies items without the one of the same type and name as obj, then
+// adds obj unless remove. Items of another type than obj are only copied.
+func with[T any, PT interface {
+	*T
+	v1alpha1.AccessObject
+}](items []T, obj any, remove bool) []T {
 	out := make([]T, 0, len(items)+1)
-	o, same := obj.(*T)
-	for _, it := range items {
-		if same && name(it) == name(*o) {
+	o, same := obj.(PT)
+	for i := range items {
+		if same && PT(&items[i]).GetName() == o.GetName() {
 			continue
 		}
-		out = append(out, it)
+		out = append(out, items[i])
+	}
+	if same && !remove {
+		out = append(out, *o)
 	}
 	return out
 }
