@@ -116,3 +116,16 @@ type ApprovalChainList struct {
 func init() {
 	register(&ApprovalChain{}, &ApprovalChainList{})
 }
+
+// DefaultApprovalAction is the action an ApprovalChain approves when
+// spec.action is empty.
+const DefaultApprovalAction ActionName = "approve"
+
+// EffectiveAction is spec.action, or DefaultApprovalAction when it is empty:
+// the one place that default is applied.
+func (s *ApprovalChainSpec) EffectiveAction() ActionName {
+	if s.Action == "" {
+		return DefaultApprovalAction
+	}
+	return s.Action
+}

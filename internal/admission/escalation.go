@@ -243,10 +243,7 @@ func escalationDenials(req Request, t, before snapshot.Objects) []string {
 			}
 		}
 	case *v1alpha1.ApprovalChain:
-		action := o.Spec.Action
-		if action == "" {
-			action = "approve"
-		}
+		action := o.Spec.EffectiveAction()
 		// A module has one chain, so it governs who is eligible on every
 		// record of the module: the user must hold the action on all of them.
 		if !h.covers(o.Spec.Resource, action, v1alpha1.ScopeAll, "") {

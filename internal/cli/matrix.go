@@ -116,11 +116,7 @@ func matrixColumns(objs snapshot.Objects) (modules []string, actions map[string]
 		}
 	}
 	for _, c := range objs.ApprovalChains {
-		a := string(c.Spec.Action)
-		if a == "" {
-			a = "approve"
-		}
-		add(string(c.Spec.Resource), a)
+		add(string(c.Spec.Resource), string(c.Spec.EffectiveAction()))
 	}
 	for _, fp := range objs.FieldPolicies {
 		add(string(fp.Spec.Resource), "")

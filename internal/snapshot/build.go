@@ -319,12 +319,7 @@ func (s *Snapshot) layOut(profiles []*profile) {
 	}
 }
 
-func chainAction(ch *v1alpha1.ApprovalChain) string {
-	if ch.Spec.Action == "" {
-		return "approve"
-	}
-	return string(ch.Spec.Action)
-}
+func chainAction(ch *v1alpha1.ApprovalChain) string { return string(ch.Spec.EffectiveAction()) }
 
 // allActs is a bitset with every action, including the wildcard bit for
 // actions no object names.

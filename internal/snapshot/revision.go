@@ -67,9 +67,7 @@ func revision(tenant string, objs Objects) string {
 	}
 	for i := range objs.ApprovalChains {
 		sp := *objs.ApprovalChains[i].Spec.DeepCopy()
-		if sp.Action == "" {
-			sp.Action = "approve"
-		}
+		sp.Action = sp.EffectiveAction()
 		for j := range sp.Steps {
 			a := &sp.Steps[j].Approvers
 			a.Roles, a.Groups, a.Users = sortedNames(a.Roles), sortedNames(a.Groups), sortedNames(a.Users)
