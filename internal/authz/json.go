@@ -310,6 +310,51 @@ func (s *scanner) next(field string, close byte, first *bool) (more bool, ok boo
 	return true, true
 }
 
+// object walks the object at field: member is called with each key, the
+// scanner at its value, and must consume the value. It is the one loop of
+// every object decoder; member does not escape, so a closure costs no
+// allocation.
+func (s *scanner) object(field string, member func(k string) bool) bool {
+	if !s.enter(field, '{') {
+		return false
+	}
+	first := true
+	for {
+		more, ok := s.next(field, '}', &first)
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		k, ok := s.key(field)
+		if !ok || !member(k) {
+			return false
+		}
+	}
+}
+
+// array walks the array at field: item is called with each index, the
+// scanner at the item, and must consume it.
+func (s *scanner) array(field string, item func(i int) bool) bool {
+	if !s.enter(field, '[') {
+		return false
+	}
+	first := true
+	for i := 0; ; i++ {
+		more, ok := s.next(field, ']', &first)
+		if !ok {
+			return false
+		}
+		if !more {
+			return true
+		}
+		if !item(i) {
+			return false
+		}
+	}
+}
+
 // key reads an object key and the ':' after it.
 func (s *scanner) key(field string) (string, bool) {
 	if s.peek() != '"' {
@@ -844,31 +889,22 @@ func (s *scanner) stringField(field string) (string, bool) {
 // stringList reads an array of at most maxList strings into dst[:0],
 // reusing its storage.
 func (s *scanner) stringList(field string, dst []string) ([]string, bool) {
-	if !s.enter(field, '[') {
-		return dst, false
-	}
 	out := dst[:0]
-	first := true
-	for {
-		more, ok := s.next(field, ']', &first)
-		if !ok {
-			return out, false
+	ok := s.array(field, func(i int) bool {
+		if i >= s.maxList {
+			return s.tooMany(field)
 		}
-		if !more {
-			if out == nil {
-				out = []string{}
-			}
-			return out, true
-		}
-		if len(out) >= s.maxList {
-			return out, s.tooMany(field)
-		}
-		s.pushIndex(len(out))
+		s.pushIndex(i)
 		v, ok := s.stringField(field)
 		if !ok {
-			return out, false
+			return false
 		}
 		s.pop()
 		out = append(out, v)
+		return true
+	})
+	if ok && out == nil {
+		out = []string{}
 	}
+	return out, ok
 }

@@ -139,22 +139,7 @@ func decodeSAR(body []byte, maxDepth int, sar *authorizationv1.SubjectAccessRevi
 // index of each key; unknown and repeated keys are errors. seen collects
 // the indexes present.
 func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool) bool {
-	if !s.enter(f.path, '{') {
-		return false
-	}
-	first := true
-	for {
-		more, ok := s.next(f.path, '}', &first)
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-		k, ok := s.key(f.path)
-		if !ok {
-			return false
-		}
+	return s.object(f.path, func(k string) bool {
 		i := f.index(k)
 		if i < 0 {
 			return s.failKey(f.path, k, "unknown field")
@@ -163,10 +148,8 @@ func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool)
 			return s.fail(f.paths[i], "duplicate key")
 		}
 		*seen |= 1 << i
-		if !member(i) {
-			return false
-		}
-	}
+		return member(i)
+	})
 }
 
 // sarNull consumes a null and reports whether there was one (check s.err
@@ -316,20 +299,10 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 		if s.sarNull(p) {
 			return s.err == nil
 		}
-		if !s.enter(p, '[') {
-			return false
+		if s.peek() == '[' {
+			reqs = []sarRequirement{}
 		}
-		reqs = []sarRequirement{}
-		first := true
-		for n := 0; ; n++ {
-			s.item = -1
-			more, ok := s.next(p, ']', &first)
-			if !ok {
-				return false
-			}
-			if !more {
-				return true
-			}
+		return s.array(p, func(n int) bool {
 			if n >= s.maxList {
 				return s.tooMany(p)
 			}
@@ -351,7 +324,10 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 				return false
 			}
 			reqs = append(reqs, r)
-		}
+			// Errors between items have no item prefix.
+			s.item = -1
+			return true
+		})
 	})
 	return raw, reqs, ok
 }
@@ -363,41 +339,36 @@ func (s *scanner) sarExtra() (map[string]authorizationv1.ExtraValue, bool) {
 	if s.sarNull(f) {
 		return nil, s.err == nil
 	}
-	if !s.enter(f, '{') {
-		return nil, false
+	var m map[string]authorizationv1.ExtraValue
+	if s.peek() == '{' {
+		m = map[string]authorizationv1.ExtraValue{}
 	}
-	m := map[string]authorizationv1.ExtraValue{}
-	first := true
-	for {
-		more, ok := s.next(f, '}', &first)
-		if !ok {
-			return nil, false
-		}
-		if !more {
-			return m, true
-		}
-		k, ok := s.key(f)
-		if !ok {
-			return nil, false
-		}
+	ok := s.object(f, func(k string) bool {
 		if _, dup := m[k]; dup {
-			return nil, s.failKey(f, k, "duplicate key")
+			return s.failKey(f, k, "duplicate key")
 		}
 		if len(m) >= s.maxList {
-			return nil, s.tooMany(f)
+			return s.tooMany(f)
 		}
 		var v []string
 		s.pushKey(k)
 		if s.sarNull(f) {
 			if s.err != nil {
-				return nil, false
+				return false
 			}
-		} else if v, ok = s.stringList(f, nil); !ok {
-			return nil, false
+		} else if l, ok := s.stringList(f, nil); ok {
+			v = l
+		} else {
+			return false
 		}
 		s.pop()
 		m[k] = v
+		return true
+	})
+	if !ok {
+		return nil, false
 	}
+	return m, true
 }
 
 func (s *scanner) sarStatus(st *authorizationv1.SubjectAccessReviewStatus) bool {
