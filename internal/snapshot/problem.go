@@ -9,10 +9,10 @@ import (
 
 // Object kinds as they appear in Problems.
 const (
-	KindRole          = "Role"
-	KindUserGroup     = "UserGroup"
-	KindFieldPolicy   = "FieldPolicy"
-	KindApprovalChain = "ApprovalChain"
+	KindRole          = v1alpha1.KindRole
+	KindUserGroup     = v1alpha1.KindUserGroup
+	KindFieldPolicy   = v1alpha1.KindFieldPolicy
+	KindApprovalChain = v1alpha1.KindApprovalChain
 	// KindTenant names the whole tenant (the namespace), for a problem that
 	// is no single object's: the tenant was not compiled.
 	KindTenant = "Tenant"
