@@ -1,9 +1,9 @@
 package authz
 
 import (
-	"math"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
@@ -87,7 +87,15 @@ func (r *request) reset(ep endpoint) {
 // projectContacts, approvals): CEL's cost tracking is super-linear in list
 // size, so one condition over a 100,000-item list costs a quarter of a CPU
 // second per evaluation.
-const DefaultMaxListItems = 1000
+const DefaultMaxListItems = jsonscan.DefaultMaxList
+
+// DecodeError is a request the decoder rejected: Field names the JSON path
+// of the offending value, Msg what is wrong.
+type DecodeError = jsonscan.DecodeError
+
+// scanner is the JSON scanner with the AuthZEN and SubjectAccessReview
+// decoders as methods.
+type scanner struct{ jsonscan.Scanner }
 
 // Limits applied while decoding.
 type limits struct {
@@ -104,28 +112,28 @@ type limits struct {
 func (r *request) decode(body []byte, ep endpoint, lim limits) *DecodeError {
 	r.reset(ep)
 	s := &r.s
-	s.reset(body, lim.maxDepth)
+	s.Reset(body, lim.maxDepth)
 	if lim.maxList > 0 {
-		s.maxList = lim.maxList
+		s.MaxList = lim.maxList
 	}
-	if s.peek() == 0 {
-		s.fail("", "empty request body")
-		return s.err
+	if s.Peek() == 0 {
+		s.Fail("", "empty request body")
+		return s.Err()
 	}
 	var seen uint32
-	ok := s.object("", func(k string) bool {
+	ok := s.Object("", func(k string) bool {
 		bit, allowed := topField(ep, k)
 		if !allowed {
-			return s.failKey("", k, "unknown field")
+			return s.FailKey("", k, "unknown field")
 		}
 		if seen&bit != 0 {
-			return s.failKey("", k, "duplicate key")
+			return s.FailKey("", k, "duplicate key")
 		}
 		seen |= bit
 		return r.topValue(k, lim)
 	})
-	if !ok || !s.end() {
-		return s.err
+	if !ok || !s.End() {
+		return s.Err()
 	}
 	return nil
 }
@@ -144,26 +152,26 @@ func (r *request) topValue(k string, lim limits) bool {
 	case "columns":
 		return r.columnsValue()
 	case "placeholder":
-		v, ok := s.stringField("placeholder")
+		v, ok := s.StringField("placeholder")
 		r.placeholder = v
 		return ok
 	case "argOffset":
-		n, ok := s.nonNegInt("argOffset")
+		n, ok := s.NonNegInt("argOffset")
 		r.argOffset = n
 		return ok
 	}
-	return s.fail(k, "unknown field")
+	return s.Fail(k, "unknown field")
 }
 
 func (r *request) evaluations(lim limits) bool {
 	s := &r.s
 	const f = "evaluations"
-	s.itemField = f
-	return s.array(f, func(i int) bool {
+	s.ItemField = f
+	return s.Array(f, func(i int) bool {
 		if i >= lim.maxBatch {
-			return s.fail(f, "more than "+itoa(lim.maxBatch)+" evaluations")
+			return s.Fail(f, "more than "+itoa(lim.maxBatch)+" evaluations")
 		}
-		s.item = i // errors inside the item are at evaluations[i]
+		s.Item = i // errors inside the item are at evaluations[i]
 		if len(r.items) < cap(r.items) {
 			r.items = r.items[:len(r.items)+1]
 		} else {
@@ -172,7 +180,7 @@ func (r *request) evaluations(lim limits) bool {
 		t := &r.items[len(r.items)-1]
 		t.reset()
 		var seen uint8
-		if !s.object("", func(k string) bool {
+		if !s.Object("", func(k string) bool {
 			var bit uint8
 			switch k {
 			case "subject":
@@ -184,13 +192,13 @@ func (r *request) evaluations(lim limits) bool {
 			case "context":
 				bit = hasContext
 			default:
-				return s.failKey("", k, "unknown field")
+				return s.FailKey("", k, "unknown field")
 			}
 			return s.firstKey(&seen, bit, "", k) && s.part(t, k, false, nil)
 		}) {
 			return false
 		}
-		s.item = -1
+		s.Item = -1
 		return true
 	})
 }
@@ -198,22 +206,22 @@ func (r *request) evaluations(lim limits) bool {
 func (r *request) options() bool {
 	s := &r.s
 	const f = "options"
-	if s.peek() == 'n' {
-		return s.literal(f, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(f, "null")
 	}
 	seen := false
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		if k != "evaluations_semantic" {
 			// Other options are implementation-specific; unknown ones are
 			// ignored, as the spec's general-purpose options object
 			// intends.
-			return s.skip(f)
+			return s.Skip(f)
 		}
 		if seen {
-			return s.fail("options.evaluations_semantic", "duplicate key")
+			return s.Fail("options.evaluations_semantic", "duplicate key")
 		}
 		seen = true
-		v, ok := s.stringField("options.evaluations_semantic")
+		v, ok := s.StringField("options.evaluations_semantic")
 		if !ok {
 			return false
 		}
@@ -222,7 +230,7 @@ func (r *request) options() bool {
 			r.semantic = v
 			return true
 		}
-		return s.fail("options.evaluations_semantic", "must be one of execute_all, deny_on_first_deny, permit_on_first_permit")
+		return s.Fail("options.evaluations_semantic", "must be one of execute_all, deny_on_first_deny, permit_on_first_permit")
 	})
 }
 
@@ -236,30 +244,30 @@ const (
 func (r *request) page() bool {
 	s := &r.s
 	const f = "page"
-	if s.peek() == 'n' {
-		return s.literal(f, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(f, "null")
 	}
 	var seen uint8
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {
 		case "token", "next_token":
 			// next_token is what the draft-04 examples send back.
 			bit = 1
-			r.pageToken, ok = s.stringField("page.token")
+			r.pageToken, ok = s.StringField("page.token")
 		case "limit":
 			bit = 2
-			r.pageLimit, ok = s.nonNegInt("page.limit")
+			r.pageLimit, ok = s.NonNegInt("page.limit")
 		case "properties":
 			bit = 4
-			if s.peek() != '{' {
-				ok = s.expected("page.properties", "object")
+			if s.Peek() != '{' {
+				ok = s.Expected("page.properties", "object")
 			} else {
-				ok = s.skip("page.properties")
+				ok = s.Skip("page.properties")
 			}
 		default:
-			return s.failKey(f, k, "unknown field")
+			return s.FailKey(f, k, "unknown field")
 		}
 		return s.firstKey(&seen, bit, f, k) && ok
 	})
@@ -268,40 +276,22 @@ func (r *request) page() bool {
 func (r *request) columnsValue() bool {
 	s := &r.s
 	const f = "columns"
-	if s.peek() == '{' {
+	if s.Peek() == '{' {
 		r.columns = map[string]string{}
 	}
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		if _, dup := r.columns[k]; dup {
-			return s.failKey(f, k, "duplicate key")
+			return s.FailKey(f, k, "duplicate key")
 		}
-		s.pushKey(k)
-		if s.peek() != '"' {
-			return s.expected(f, "string")
-		}
-		v, ok := s.str(f, true)
+		s.PushKey(k)
+		v, ok := s.CopiedString(f)
 		if !ok {
 			return false
 		}
-		s.pop()
+		s.Pop()
 		r.columns[cloneKey(k)] = v
 		return true
 	})
-}
-
-// nonNegInt reads a non-negative integral number that fits an int32.
-func (s *scanner) nonNegInt(field string) (int, bool) {
-	if c := s.peek(); c != '-' && (c < '0' || c > '9') {
-		return 0, s.expected(field, "number")
-	}
-	f, ok := s.float(field)
-	if !ok {
-		return 0, false
-	}
-	if f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		return 0, s.fail(field, "expected a non-negative integer")
-	}
-	return int(f), true
 }
 
 // cloneKey copies a key that may alias the request buffer, so that maps

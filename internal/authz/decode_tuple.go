@@ -1,6 +1,9 @@
 package authz
 
-import "github.com/gatehouse-dev/gatehouse/internal/snapshot"
+import (
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
+	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+)
 
 // This file decodes the AuthZEN tuple parts (subject, action, resource,
 // context) and the candidates of a resource search.
@@ -14,8 +17,8 @@ type resNames struct {
 }
 
 func newResNames(base string) *resNames {
-	j := func(s string) string { return joinField(base, s) }
-	p := joinField(base, "properties")
+	j := func(s string) string { return jsonscan.JoinField(base, s) }
+	p := jsonscan.JoinField(base, "properties")
 	return &resNames{
 		self: base, typ: j("type"), id: j("id"), props: p,
 		ownerID: p + "." + snapshot.PropOwnerID, assignees: p + "." + snapshot.PropAssigneeIDs,
@@ -34,7 +37,7 @@ var (
 // at field.
 func (s *scanner) firstKey(seen *uint8, bit uint8, field, k string) bool {
 	if *seen&bit != 0 {
-		return s.failKey(field, k, "duplicate key")
+		return s.FailKey(field, k, "duplicate key")
 	}
 	*seen |= bit
 	return true
@@ -45,17 +48,17 @@ func (s *scanner) firstKey(seen *uint8, bit uint8, field, k string) bool {
 // first use.
 func (s *scanner) genericMember(field, k string, m *map[string]any) bool {
 	if _, dup := (*m)[k]; dup {
-		return s.failKey(field, k, "duplicate key")
+		return s.FailKey(field, k, "duplicate key")
 	}
-	if len(*m) >= s.maxList {
-		return s.tooMany(field)
+	if len(*m) >= s.MaxList {
+		return s.TooMany(field)
 	}
-	s.pushKey(k)
-	v, ok := s.value(field)
+	s.PushKey(k)
+	v, ok := s.Value(field)
 	if !ok {
 		return false
 	}
-	s.pop()
+	s.Pop()
 	if *m == nil {
 		*m = map[string]any{}
 	}
@@ -66,8 +69,8 @@ func (s *scanner) genericMember(field, k string, m *map[string]any) bool {
 // part decodes one of the four tuple parts named k into t. A null part is
 // treated as absent.
 func (s *scanner) part(t *tuple, k string, candidates bool, r *request) bool {
-	if s.peek() == 'n' {
-		return s.literal(k, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(k, "null")
 	}
 	switch k {
 	case "subject":
@@ -83,27 +86,27 @@ func (s *scanner) part(t *tuple, k string, candidates bool, r *request) bool {
 		t.has |= hasContext
 		return s.context(t, candidates, r)
 	}
-	return s.fail(k, "unknown field")
+	return s.Fail(k, "unknown field")
 }
 
 func (s *scanner) subject(t *tuple) bool {
 	const f = "subject"
 	var seen uint8
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {
 		case "type":
 			bit = 1
-			t.sub.Type, ok = s.stringField("subject.type")
+			t.sub.Type, ok = s.StringField("subject.type")
 		case "id":
 			bit = 2
-			t.sub.ID, ok = s.stringField("subject.id")
+			t.sub.ID, ok = s.StringField("subject.id")
 		case "properties":
 			bit = 4
 			ok = s.subjectProps(t)
 		default:
-			return s.failKey(f, k, "unknown field")
+			return s.FailKey(f, k, "unknown field")
 		}
 		return s.firstKey(&seen, bit, f, k) && ok
 	})
@@ -111,52 +114,52 @@ func (s *scanner) subject(t *tuple) bool {
 
 func (s *scanner) subjectProps(t *tuple) bool {
 	const f = "subject.properties"
-	if s.peek() == 'n' {
-		return s.literal(f, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(f, "null")
 	}
 	var seen uint8
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		var bit uint8
 		var ok bool
-		null := s.peek() == 'n'
+		null := s.Peek() == 'n'
 		switch k {
 		case snapshot.AttrGroups:
 			bit = 1
 			if null {
-				ok = s.literal("subject.properties.groups", "null")
+				ok = s.Literal("subject.properties.groups", "null")
 			} else {
-				t.bufGroups, ok = s.stringList("subject.properties.groups", t.bufGroups)
+				t.bufGroups, ok = s.StringList("subject.properties.groups", t.bufGroups)
 				t.sub.Groups = t.bufGroups
 			}
 		case snapshot.AttrUnit:
 			bit = 2
 			if null {
-				ok = s.literal("subject.properties.unit", "null")
+				ok = s.Literal("subject.properties.unit", "null")
 			} else {
-				t.sub.Unit, ok = s.stringField("subject.properties.unit")
+				t.sub.Unit, ok = s.StringField("subject.properties.unit")
 				ok = ok && s.unit("subject.properties.unit", t.sub.Unit)
 			}
 		case snapshot.AttrCompany:
 			bit = 4
 			if null {
-				ok = s.literal("subject.properties.company", "null")
+				ok = s.Literal("subject.properties.company", "null")
 			} else {
-				t.sub.Company, ok = s.stringField("subject.properties.company")
+				t.sub.Company, ok = s.StringField("subject.properties.company")
 			}
 		case snapshot.AttrCompanies:
 			bit = 8
 			if null {
-				ok = s.literal("subject.properties.companies", "null")
+				ok = s.Literal("subject.properties.companies", "null")
 			} else {
-				t.bufCompanies, ok = s.stringList("subject.properties.companies", t.bufCompanies)
+				t.bufCompanies, ok = s.StringList("subject.properties.companies", t.bufCompanies)
 				t.sub.Companies = t.bufCompanies
 			}
 		case snapshot.AttrFacilities:
 			bit = 16
 			if null {
-				ok = s.literal("subject.properties.facilities", "null")
+				ok = s.Literal("subject.properties.facilities", "null")
 			} else {
-				t.bufFacilities, ok = s.stringList("subject.properties.facilities", t.bufFacilities)
+				t.bufFacilities, ok = s.StringList("subject.properties.facilities", t.bufFacilities)
 				t.sub.Facilities = t.bufFacilities
 			}
 		default:
@@ -169,26 +172,26 @@ func (s *scanner) subjectProps(t *tuple) bool {
 func (s *scanner) action(t *tuple) bool {
 	const f = "action"
 	var seen uint8
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {
 		case "name":
 			bit = 1
-			t.action, ok = s.stringField("action.name")
+			t.action, ok = s.StringField("action.name")
 		case "properties":
 			// Action properties are accepted per the spec but Gatehouse
 			// policies cannot refer to them (CEL sees action.name only).
 			bit = 2
-			if s.peek() == 'n' {
-				ok = s.literal("action.properties", "null")
-			} else if s.peek() != '{' {
-				ok = s.expected("action.properties", "object")
+			if s.Peek() == 'n' {
+				ok = s.Literal("action.properties", "null")
+			} else if s.Peek() != '{' {
+				ok = s.Expected("action.properties", "object")
 			} else {
-				ok = s.skip("action.properties")
+				ok = s.Skip("action.properties")
 			}
 		default:
-			return s.failKey(f, k, "unknown field")
+			return s.FailKey(f, k, "unknown field")
 		}
 		return s.firstKey(&seen, bit, f, k) && ok
 	})
@@ -198,21 +201,21 @@ func (s *scanner) action(t *tuple) bool {
 // list buffers (the hot path); candidates pass nil and allocate.
 func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 	var seen uint8
-	return s.object(n.self, func(k string) bool {
+	return s.Object(n.self, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {
 		case "type":
 			bit = 1
-			res.Type, ok = s.stringField(n.typ)
+			res.Type, ok = s.StringField(n.typ)
 		case "id":
 			bit = 2
-			res.ID, ok = s.stringField(n.id)
+			res.ID, ok = s.StringField(n.id)
 		case "properties":
 			bit = 4
 			ok = s.resourceProps(res, n, t)
 		default:
-			return s.failKey(n.self, k, "unknown field")
+			return s.FailKey(n.self, k, "unknown field")
 		}
 		return s.firstKey(&seen, bit, n.self, k) && ok
 	})
@@ -220,11 +223,11 @@ func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 
 func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) bool {
 	f := n.props
-	if s.peek() == 'n' {
-		return s.literal(f, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(f, "null")
 	}
 	var seen uint8
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -248,8 +251,8 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 			ok = s.nullableStrings(n.contacts, &res.ProjectContacts, t.contactBuf())
 		case snapshot.PropApprovals:
 			bit = 64
-			if s.peek() == 'n' {
-				ok = s.literal(n.approvals, "null")
+			if s.Peek() == 'n' {
+				ok = s.Literal(n.approvals, "null")
 			} else {
 				var buf []snapshot.Approval
 				if t != nil {
@@ -271,10 +274,10 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 // nullableString decodes a string property that may be null (a null
 // leaves dst unset).
 func (s *scanner) nullableString(field string, dst *string) bool {
-	if s.peek() == 'n' {
-		return s.literal(field, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(field, "null")
 	}
-	v, ok := s.stringField(field)
+	v, ok := s.StringField(field)
 	*dst = v
 	return ok
 }
@@ -288,7 +291,7 @@ func (s *scanner) unit(field, u string) bool {
 		return true
 	}
 	if err := snapshot.ValidUnit(u); err != nil {
-		return s.fail(field, err.Error())
+		return s.Fail(field, err.Error())
 	}
 	return true
 }
@@ -296,14 +299,14 @@ func (s *scanner) unit(field, u string) bool {
 // nullableStrings decodes a string-list property that may be null into dst,
 // reusing *buf when buf is not nil (the hot path lends its buffers).
 func (s *scanner) nullableStrings(field string, dst *[]string, buf *[]string) bool {
-	if s.peek() == 'n' {
-		return s.literal(field, "null")
+	if s.Peek() == 'n' {
+		return s.Literal(field, "null")
 	}
 	var reuse []string
 	if buf != nil {
 		reuse = *buf
 	}
-	list, ok := s.stringList(field, reuse)
+	list, ok := s.StringList(field, reuse)
 	if buf != nil {
 		*buf = list
 	}
@@ -330,42 +333,42 @@ func (t *tuple) contactBuf() *[]string {
 func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Approval, bool) {
 	f := n.approvals
 	out := dst[:0]
-	ok := s.array(f, func(i int) bool {
-		if i >= s.maxList {
-			return s.tooMany(f)
+	ok := s.Array(f, func(i int) bool {
+		if i >= s.MaxList {
+			return s.TooMany(f)
 		}
-		s.pushIndex(i)
+		s.PushIndex(i)
 		var a snapshot.Approval
 		var seen uint8
-		if !s.object(f, func(k string) bool {
+		if !s.Object(f, func(k string) bool {
 			// The key goes on the path stack first: errors below name
 			// approvals[i].k.
-			s.pushKey(k)
+			s.PushKey(k)
 			var bit uint8
 			var ok bool
 			switch k {
 			case "step":
 				bit = 1
-				a.Step, ok = s.stringField(f)
+				a.Step, ok = s.StringField(f)
 			case "by":
 				bit = 2
-				a.By, ok = s.stringField(f)
+				a.By, ok = s.StringField(f)
 			default:
-				return s.fail(f, "unknown field")
+				return s.Fail(f, "unknown field")
 			}
 			if seen&bit != 0 {
-				return s.fail(f, "duplicate key")
+				return s.Fail(f, "duplicate key")
 			}
 			seen |= bit
 			if !ok {
 				return false
 			}
-			s.pop()
+			s.Pop()
 			return true
 		}) {
 			return false
 		}
-		s.pop()
+		s.Pop()
 		out = append(out, a)
 		return true
 	})
@@ -381,19 +384,19 @@ func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Ap
 func (s *scanner) context(t *tuple, candidates bool, r *request) bool {
 	const f = "context"
 	var seenRev, seenCand bool
-	return s.object(f, func(k string) bool {
+	return s.Object(f, func(k string) bool {
 		switch {
 		case k == "minRevision":
 			if seenRev {
-				return s.fail("context.minRevision", "duplicate key")
+				return s.Fail("context.minRevision", "duplicate key")
 			}
 			seenRev = true
 			var ok bool
-			t.minRevision, ok = s.stringField("context.minRevision")
+			t.minRevision, ok = s.StringField("context.minRevision")
 			return ok
 		case k == "candidates" && candidates && r != nil:
 			if seenCand {
-				return s.fail("context.candidates", "duplicate key")
+				return s.Fail("context.candidates", "duplicate key")
 			}
 			seenCand = true
 			return r.candidateList()
@@ -406,17 +409,17 @@ func (s *scanner) context(t *tuple, candidates bool, r *request) bool {
 func (r *request) candidateList() bool {
 	s := &r.s
 	const f = "context.candidates"
-	if s.peek() == '[' {
+	if s.Peek() == '[' {
 		r.hasCandidates = true
 	}
-	s.itemField = f
-	return s.array(f, func(i int) bool {
-		s.item = i // errors inside the item are at context.candidates[i]
+	s.ItemField = f
+	return s.Array(f, func(i int) bool {
+		s.Item = i // errors inside the item are at context.candidates[i]
 		r.candidates = append(r.candidates, snapshot.Resource{})
 		if !s.resource(&r.candidates[len(r.candidates)-1], candidateNames, nil) {
 			return false
 		}
-		s.item = -1
+		s.Item = -1
 		return true
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -37,7 +38,7 @@ func (h *Handler) entry(w http.ResponseWriter, r *http.Request, tenant, minRevis
 		}
 		w.Header()[RevisionHeader] = h.revisionHeader(cur)
 		w.Header()["Retry-After"] = hdrRetry
-		h.fail(w, http.StatusServiceUnavailable, "context.minRevision: revision "+shortValue(minRevision)+" is not served yet")
+		h.fail(w, http.StatusServiceUnavailable, "context.minRevision: revision "+jsonscan.ShortValue(minRevision)+" is not served yet")
 		return nil, false
 	}
 	return e.Snapshot, true

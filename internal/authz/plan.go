@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
@@ -54,7 +55,7 @@ func (h *Handler) servePlan(w http.ResponseWriter, r *http.Request, st *state, t
 		switch {
 		case errors.As(err, &bad):
 			// The reason names byte offsets only, never the value.
-			h.badRequest(w, tenant, string(appendPathKey([]byte("columns"), bad.Property))+": not an SQL identifier: "+bad.Reason)
+			h.badRequest(w, tenant, string(jsonscan.AppendPathKey([]byte("columns"), bad.Property))+": not an SQL identifier: "+bad.Reason)
 			return
 		case err != nil:
 			out.SQLError = err.Error()

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -48,7 +49,7 @@ type sarFields struct {
 func newSARFields(path string, names ...string) *sarFields {
 	f := &sarFields{path: path, names: names}
 	for _, n := range names {
-		f.paths = append(f.paths, joinField(path, n))
+		f.paths = append(f.paths, jsonscan.JoinField(path, n))
 	}
 	return f
 }
@@ -99,28 +100,28 @@ var (
 func decodeSAR(body []byte, maxDepth int, sar *authorizationv1.SubjectAccessReview) (present uint32, err *DecodeError) {
 	*sar = authorizationv1.SubjectAccessReview{}
 	var s scanner
-	s.reset(body, maxDepth)
-	if s.peek() == 0 {
-		s.fail("", "empty request body")
-		return 0, s.err
+	s.Reset(body, maxDepth)
+	if s.Peek() == 0 {
+		s.Fail("", "empty request body")
+		return 0, s.Err()
 	}
 	ok := s.sarObject(sarTopFields, &present, func(i int) bool {
 		switch i {
 		case 0:
 			var ok bool
-			sar.APIVersion, ok = s.stringField("apiVersion")
+			sar.APIVersion, ok = s.StringField("apiVersion")
 			return ok
 		case 1:
 			var ok bool
-			sar.Kind, ok = s.stringField("kind")
+			sar.Kind, ok = s.StringField("kind")
 			return ok
 		case 2:
 			if s.sarNull("metadata") {
-				return s.err == nil
+				return s.Err() == nil
 			}
 			var seen uint32
 			return s.sarObject(sarMetaFields, &seen, func(i int) bool {
-				return s.skip(sarMetaFields.paths[i])
+				return s.Skip(sarMetaFields.paths[i])
 			})
 		case 3:
 			return s.sarSpec(&sar.Spec)
@@ -129,8 +130,8 @@ func decodeSAR(body []byte, maxDepth int, sar *authorizationv1.SubjectAccessRevi
 		}
 		return false
 	})
-	if !ok || !s.end() {
-		return 0, s.err
+	if !ok || !s.End() {
+		return 0, s.Err()
 	}
 	return present, nil
 }
@@ -139,45 +140,45 @@ func decodeSAR(body []byte, maxDepth int, sar *authorizationv1.SubjectAccessRevi
 // index of each key; unknown and repeated keys are errors. seen collects
 // the indexes present.
 func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool) bool {
-	return s.object(f.path, func(k string) bool {
+	return s.Object(f.path, func(k string) bool {
 		i := f.index(k)
 		if i < 0 {
-			return s.failKey(f.path, k, "unknown field")
+			return s.FailKey(f.path, k, "unknown field")
 		}
 		if *seen&(1<<i) != 0 {
-			return s.fail(f.paths[i], "duplicate key")
+			return s.Fail(f.paths[i], "duplicate key")
 		}
 		*seen |= 1 << i
 		return member(i)
 	})
 }
 
-// sarNull consumes a null and reports whether there was one (check s.err
+// sarNull consumes a null and reports whether there was one (check s.Err()
 // afterwards).
 func (s *scanner) sarNull(field string) bool {
-	if s.peek() != 'n' {
+	if s.Peek() != 'n' {
 		return false
 	}
-	s.literal(field, "null")
+	s.Literal(field, "null")
 	return true
 }
 
 func (s *scanner) sarBool(field string) (bool, bool) {
-	switch s.peek() {
+	switch s.Peek() {
 	case 't':
-		return true, s.literal(field, "true")
+		return true, s.Literal(field, "true")
 	case 'f':
-		return false, s.literal(field, "false")
+		return false, s.Literal(field, "false")
 	}
-	return false, s.expected(field, "boolean")
+	return false, s.Expected(field, "boolean")
 }
 
 // sarStrings reads a string list that may be null (nil).
 func (s *scanner) sarStrings(field string) ([]string, bool) {
 	if s.sarNull(field) {
-		return nil, s.err == nil
+		return nil, s.Err() == nil
 	}
-	return s.stringList(field, nil)
+	return s.StringList(field, nil)
 }
 
 func (s *scanner) sarSpec(spec *authorizationv1.SubjectAccessReviewSpec) bool {
@@ -187,13 +188,13 @@ func (s *scanner) sarSpec(spec *authorizationv1.SubjectAccessReviewSpec) bool {
 		switch i {
 		case 0:
 			if s.sarNull(sarSpecFields.paths[i]) {
-				return s.err == nil
+				return s.Err() == nil
 			}
 			spec.ResourceAttributes = &authorizationv1.ResourceAttributes{}
 			return s.sarResourceAttributes(spec.ResourceAttributes)
 		case 1:
 			if s.sarNull(sarSpecFields.paths[i]) {
-				return s.err == nil
+				return s.Err() == nil
 			}
 			spec.NonResourceAttributes = &authorizationv1.NonResourceAttributes{}
 			var seen uint32
@@ -201,20 +202,20 @@ func (s *scanner) sarSpec(spec *authorizationv1.SubjectAccessReviewSpec) bool {
 				var ok bool
 				switch i {
 				case 0:
-					spec.NonResourceAttributes.Path, ok = s.stringField(sarNRAFields.paths[i])
+					spec.NonResourceAttributes.Path, ok = s.StringField(sarNRAFields.paths[i])
 				case 1:
-					spec.NonResourceAttributes.Verb, ok = s.stringField(sarNRAFields.paths[i])
+					spec.NonResourceAttributes.Verb, ok = s.StringField(sarNRAFields.paths[i])
 				}
 				return ok
 			})
 		case 2:
-			spec.User, ok = s.stringField(sarSpecFields.paths[i])
+			spec.User, ok = s.StringField(sarSpecFields.paths[i])
 		case 3:
 			spec.Groups, ok = s.sarStrings(sarSpecFields.paths[i])
 		case 4:
 			spec.Extra, ok = s.sarExtra()
 		case 5:
-			spec.UID, ok = s.stringField(sarSpecFields.paths[i])
+			spec.UID, ok = s.StringField(sarSpecFields.paths[i])
 		}
 		return ok
 	})
@@ -227,22 +228,22 @@ func (s *scanner) sarResourceAttributes(ra *authorizationv1.ResourceAttributes) 
 		var ok bool
 		switch i {
 		case 0:
-			ra.Namespace, ok = s.stringField(p)
+			ra.Namespace, ok = s.StringField(p)
 		case 1:
-			ra.Verb, ok = s.stringField(p)
+			ra.Verb, ok = s.StringField(p)
 		case 2:
-			ra.Group, ok = s.stringField(p)
+			ra.Group, ok = s.StringField(p)
 		case 3:
-			ra.Version, ok = s.stringField(p)
+			ra.Version, ok = s.StringField(p)
 		case 4:
-			ra.Resource, ok = s.stringField(p)
+			ra.Resource, ok = s.StringField(p)
 		case 5:
-			ra.Subresource, ok = s.stringField(p)
+			ra.Subresource, ok = s.StringField(p)
 		case 6:
-			ra.Name, ok = s.stringField(p)
+			ra.Name, ok = s.StringField(p)
 		case 7, 8:
 			if s.sarNull(p) {
-				return s.err == nil
+				return s.Err() == nil
 			}
 			f := sarFieldSelF
 			if i == 8 {
@@ -287,35 +288,35 @@ type sarRequirement struct {
 // [{key, operator, values}]}. A present requirements array gives a non-nil
 // reqs, as encoding/json makes it.
 func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, ok bool) {
-	defer func() { s.item, s.itemField = -1, "" }()
+	defer func() { s.Item, s.ItemField = -1, "" }()
 	var seen uint32
 	ok = s.sarObject(f, &seen, func(i int) bool {
 		p := f.paths[i]
 		if i == 0 {
 			var ok bool
-			raw, ok = s.stringField(p)
+			raw, ok = s.StringField(p)
 			return ok
 		}
 		if s.sarNull(p) {
-			return s.err == nil
+			return s.Err() == nil
 		}
-		if s.peek() == '[' {
+		if s.Peek() == '[' {
 			reqs = []sarRequirement{}
 		}
-		return s.array(p, func(n int) bool {
-			if n >= s.maxList {
-				return s.tooMany(p)
+		return s.Array(p, func(n int) bool {
+			if n >= s.MaxList {
+				return s.TooMany(p)
 			}
-			s.item, s.itemField = n, p
+			s.Item, s.ItemField = n, p
 			var r sarRequirement
 			var rseen uint32
 			if !s.sarObject(sarReqFields, &rseen, func(i int) bool {
 				var ok bool
 				switch i {
 				case 0:
-					r.key, ok = s.stringField("key")
+					r.key, ok = s.StringField("key")
 				case 1:
-					r.op, ok = s.stringField("operator")
+					r.op, ok = s.StringField("operator")
 				case 2:
 					r.values, ok = s.sarStrings("values")
 				}
@@ -325,7 +326,7 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 			}
 			reqs = append(reqs, r)
 			// Errors between items have no item prefix.
-			s.item = -1
+			s.Item = -1
 			return true
 		})
 	})
@@ -337,31 +338,31 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 func (s *scanner) sarExtra() (map[string]authorizationv1.ExtraValue, bool) {
 	const f = sarExtraPath
 	if s.sarNull(f) {
-		return nil, s.err == nil
+		return nil, s.Err() == nil
 	}
 	var m map[string]authorizationv1.ExtraValue
-	if s.peek() == '{' {
+	if s.Peek() == '{' {
 		m = map[string]authorizationv1.ExtraValue{}
 	}
-	ok := s.object(f, func(k string) bool {
+	ok := s.Object(f, func(k string) bool {
 		if _, dup := m[k]; dup {
-			return s.failKey(f, k, "duplicate key")
+			return s.FailKey(f, k, "duplicate key")
 		}
-		if len(m) >= s.maxList {
-			return s.tooMany(f)
+		if len(m) >= s.MaxList {
+			return s.TooMany(f)
 		}
 		var v []string
-		s.pushKey(k)
+		s.PushKey(k)
 		if s.sarNull(f) {
-			if s.err != nil {
+			if s.Err() != nil {
 				return false
 			}
-		} else if l, ok := s.stringList(f, nil); ok {
+		} else if l, ok := s.StringList(f, nil); ok {
 			v = l
 		} else {
 			return false
 		}
-		s.pop()
+		s.Pop()
 		m[k] = v
 		return true
 	})
@@ -373,7 +374,7 @@ func (s *scanner) sarExtra() (map[string]authorizationv1.ExtraValue, bool) {
 
 func (s *scanner) sarStatus(st *authorizationv1.SubjectAccessReviewStatus) bool {
 	if s.sarNull("status") {
-		return s.err == nil
+		return s.Err() == nil
 	}
 	var seen uint32
 	return s.sarObject(sarStatusFields, &seen, func(i int) bool {
@@ -385,9 +386,9 @@ func (s *scanner) sarStatus(st *authorizationv1.SubjectAccessReviewStatus) bool 
 		case 1:
 			st.Denied, ok = s.sarBool(p)
 		case 2:
-			st.Reason, ok = s.stringField(p)
+			st.Reason, ok = s.StringField(p)
 		case 3:
-			st.EvaluationError, ok = s.stringField(p)
+			st.EvaluationError, ok = s.StringField(p)
 		}
 		return ok
 	})
