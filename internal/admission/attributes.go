@@ -200,14 +200,12 @@ func groupsWith(t snapshot.Objects, g *v1alpha1.UserGroup) map[string]*v1alpha1.
 }
 
 // closeUpwards adds to set every group that includes one of set's groups
-// through memberGroups, transitively: their members are its members.
+// through memberGroups, transitively: their members are its members (the
+// compiler's ancestors, snapshot.GroupsIncluding).
 func closeUpwards(groups map[string]*v1alpha1.UserGroup, set map[string]bool) {
-	for changed := true; changed; {
-		changed = false
-		for name, cur := range groups {
-			if !set[name] && slices.ContainsFunc(cur.Spec.MemberGroups, func(m v1alpha1.ObjectName) bool { return set[string(m)] }) {
-				set[name], changed = true, true
-			}
+	for _, n := range snapshot.GroupsIncluding(groups, sortedKeys(set)) {
+		if _, ok := groups[n]; ok || set[n] {
+			set[n] = true
 		}
 	}
 }
@@ -369,16 +367,9 @@ func membersGroups(g *v1alpha1.UserGroup, t snapshot.Objects) (map[string]*v1alp
 
 	// The groups whose members are g's members: g and, transitively, the
 	// groups it lists in memberGroups.
-	inner := map[string]bool{g.Name: true}
-	for queue := []string{g.Name}; len(queue) > 0; queue = queue[1:] {
-		if cur, ok := groups[queue[0]]; ok {
-			for _, m := range cur.Spec.MemberGroups {
-				if !inner[string(m)] {
-					inner[string(m)] = true
-					queue = append(queue, string(m))
-				}
-			}
-		}
+	inner := map[string]bool{}
+	for _, n := range snapshot.GroupsIncluded(groups, g.Name) {
+		inner[n] = true
 	}
 	open := false
 	var members []v1alpha1.SubjectID

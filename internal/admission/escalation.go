@@ -293,28 +293,19 @@ func holdings(req Request, t snapshot.Objects) holder {
 	return h
 }
 
-// effectivePermissions flattens a role and what it extends.
+// effectivePermissions flattens a role and what it extends, as the
+// compiler does (snapshot.ExtendsClosure); roles missing from roles are left
+// out with what only they lead to.
 func effectivePermissions(roles map[string]*v1alpha1.Role, name string) []heldGrant {
 	var out []heldGrant
-	seen := map[string]bool{}
-	var walk func(string)
-	walk = func(n string) {
-		r, ok := roles[n]
-		if !ok || seen[n] {
-			return
-		}
-		seen[n] = true
+	snapshot.ExtendsClosure(name, func(n string) *v1alpha1.Role { return roles[n] }, func(r *v1alpha1.Role) {
 		if r.Spec.FullAccess {
 			out = append(out, heldGrant{full: true})
 		}
 		for _, p := range r.Spec.Permissions {
 			out = append(out, heldGrant{resources: p.Resources, actions: p.Actions, scope: p.Scope, when: p.When})
 		}
-		for _, e := range r.Spec.Extends {
-			walk(string(e))
-		}
-	}
-	walk(name)
+	})
 	return out
 }
 

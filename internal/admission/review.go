@@ -329,10 +329,7 @@ func approverChecks(obj any, t snapshot.Objects) (denials, warnings []string) {
 		return nil, nil
 	}
 	roles := rolesByName(t)
-	action := string(c.Spec.Action)
-	if action == "" {
-		action = "approve"
-	}
+	action := string(c.Spec.EffectiveAction())
 	for i, st := range c.Spec.Steps {
 		for k, r := range st.Approvers.Roles {
 			if _, exists := roles[string(r)]; !exists {
@@ -358,29 +355,12 @@ func rolesByName(t snapshot.Objects) map[string]*v1alpha1.Role {
 // roleHolds reports whether the role (with what it extends) grants action on
 // resource for some records.
 func roleHolds(roles map[string]*v1alpha1.Role, name, resource, action string) bool {
-	seen := map[string]bool{}
-	var holds func(string) bool
-	holds = func(n string) bool {
-		r, ok := roles[n]
-		if !ok || seen[n] {
-			return false
-		}
-		seen[n] = true
-		if r.Spec.FullAccess {
-			return true
-		}
-		for _, p := range r.Spec.Permissions {
-			if (slices.Contains(p.Resources, "*") || slices.Contains(p.Resources, v1alpha1.ModuleName(resource))) &&
-				(slices.Contains(p.Actions, "*") || slices.Contains(p.Actions, v1alpha1.ActionName(action))) {
-				return true
-			}
-		}
-		for _, e := range r.Spec.Extends {
-			if holds(string(e)) {
-				return true
-			}
-		}
-		return false
-	}
-	return holds(name)
+	held := false
+	snapshot.ExtendsClosure(name, func(n string) *v1alpha1.Role { return roles[n] }, func(r *v1alpha1.Role) {
+		held = held || r.Spec.FullAccess || slices.ContainsFunc(r.Spec.Permissions, func(p v1alpha1.Permission) bool {
+			return (slices.Contains(p.Resources, "*") || slices.Contains(p.Resources, v1alpha1.ModuleName(resource))) &&
+				(slices.Contains(p.Actions, "*") || slices.Contains(p.Actions, v1alpha1.ActionName(action)))
+		})
+	})
+	return held
 }

@@ -92,6 +92,9 @@ func (c *compiler) buildRoles(roleNames, groupNames []string) bool {
 		s.roles = append(s.roles, &role{name: n, spec: c.roleSpecs[n]})
 	}
 	for _, r := range s.roles {
+		for _, e := range r.spec.Spec.Extends {
+			r.extends = append(r.extends, s.roleAt(string(e)))
+		}
 		r.own = make([]flatGrant, 0, len(r.spec.Spec.Permissions)+1)
 		if r.spec.Spec.FullAccess {
 			r.own = append(r.own, flatGrant{defRole: r.name, index: -1, full: true, allRes: true, acts: s.allActs(), mask: maskAll, scope: "fullAccess"})

@@ -45,7 +45,6 @@ func (v *visited) visit(i int32) bool {
 // returns false once it refuses.
 func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.UserGroup, charge func(int64) bool) bool {
 	var seen visited
-	var stack []int32
 	for _, gn := range groupNames {
 		for _, rn := range specs[gn].Spec.Roles {
 			r := s.roles[s.roleAt(string(rn))]
@@ -53,32 +52,22 @@ func (s *Snapshot) resolveRoles(groupNames []string, specs map[string]*v1alpha1.
 				continue
 			}
 			seen.reset(len(s.roles))
-			// Iterative pre-order walk: the stack holds roles to enter,
-			// pushed in reverse so they are entered in the written order.
-			stack = append(stack[:0], s.roleAt(string(rn)))
-			for len(stack) > 0 {
-				i := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				if !seen.visit(i) {
-					continue
-				}
-				x := s.roles[i]
-				r.holds = append(r.holds, i)
-				for k := range x.own {
-					g := &x.own[k]
-					if g.full {
-						if r.full {
-							continue
+			preorder(s.roleAt(string(rn)), seen.visit,
+				func(i int32) []int32 { return s.roles[i].extends },
+				func(i int32) {
+					x := s.roles[i]
+					r.holds = append(r.holds, i)
+					for k := range x.own {
+						g := &x.own[k]
+						if g.full {
+							if r.full {
+								continue
+							}
+							r.full = true
 						}
-						r.full = true
+						r.flat = append(r.flat, g)
 					}
-					r.flat = append(r.flat, g)
-				}
-				ext := x.spec.Spec.Extends
-				for k := len(ext) - 1; k >= 0; k-- {
-					stack = append(stack, s.roleAt(string(ext[k])))
-				}
-			}
+				})
 			slices.Sort(r.holds)
 			if !charge(int64(len(r.flat))*8 + int64(len(r.holds))*4) {
 				return false
@@ -101,25 +90,16 @@ func (s *Snapshot) resolveAncestors(charge func(int64) bool) bool {
 		}
 	}
 	var seen visited
-	var queue []int32
 	for i, g := range s.groups {
 		if len(g.spec.Spec.Members) == 0 && len(g.spec.Spec.ExternalGroups) == 0 {
 			continue
 		}
 		seen.reset(len(s.groups))
-		seen.visit(int32(i))
-		queue = append(queue[:0], int32(i))
-		for k := 0; k < len(queue); k++ {
-			for _, p := range parents[queue[k]] {
-				if seen.visit(p) {
-					queue = append(queue, p)
-				}
-			}
-		}
+		queue := reach([]int32{int32(i)}, seen.visit, func(x int32) []int32 { return parents[x] })
 		if !charge(int64(len(queue)) * 4) {
 			return false
 		}
-		g.ancestors = slices.Clone(queue)
+		g.ancestors = queue
 		slices.Sort(g.ancestors)
 	}
 	return true

@@ -96,6 +96,8 @@ func (f *flatGrant) names() (res, acts []string) {
 type role struct {
 	name string
 	own  []flatGrant // the role's own grants (fullAccess first)
+	// extends are the roles it extends, as indices, in the order written.
+	extends []int32
 	// flat and holds are resolved only for roles some group holds (see
 	// resolveRoles): resolving every role of a long extends chain would
 	// copy the chain into each of its links.
