@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -14,14 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -29,7 +26,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // envInt reads a positive integer from the environment, else def.
@@ -111,77 +107,25 @@ func waitUntil(timeout, interval time.Duration, cond func() bool) bool {
 // p99 270 ms (the 100 ms debounce included). GATEHOUSE_BENCH_TENANTS=100
 // gives a quick run.
 func BenchmarkControllers(b *testing.B) {
-	// The managers' logs would drown the results.
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	tenants := envInt("GATEHOUSE_BENCH_TENANTS", 1000)
 	changes := envInt("GATEHOUSE_BENCH_CHANGES", 100)
-
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	if err := accessv1.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	env, err := testenv.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, c, s := benchEnv(b)
 	ctx := context.Background()
 
 	// Populate: tenants × 50 objects (20 roles, 25 groups, 2 field
-	// policies, 3 approval chains), with a few parallel connections.
+	// policies, 3 approval chains).
 	start := time.Now()
-	work := make(chan client.Object, 256)
-	var wg sync.WaitGroup
-	var failed sync.Once
-	for range 16 {
-		wg.Go(func() {
-			for o := range work {
-				if err := c.Create(ctx, o); err != nil {
-					failed.Do(func() { b.Errorf("creating %s/%s: %v", o.GetNamespace(), o.GetName(), err) })
-				}
-			}
-		})
-	}
 	objects := 0
-	for i := range tenants {
-		ns := fmt.Sprintf("tenant-%04d", i)
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			b.Fatal(err)
+	createAll(b, c, func(yield func(client.Object)) {
+		for i := range tenants {
+			ns := fmt.Sprintf("tenant-%04d", i)
+			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+				b.Fatal(err)
+			}
+			m := tenantgen.Generate(tenantgen.Config{Seed: uint64(i + 1), Tenant: ns, Users: 200, Roles: 20, Groups: 25, FieldPolicies: 2})
+			modelObjects(m, ns, func(o client.Object) { objects++; yield(o) })
 		}
-		o := tenantgen.Generate(tenantgen.Config{Seed: uint64(i + 1), Tenant: ns, Users: 200, Roles: 20, Groups: 25, FieldPolicies: 2}).Objects()
-		var objs []client.Object
-		for j := range o.Roles {
-			objs = append(objs, &o.Roles[j])
-		}
-		for j := range o.Groups {
-			objs = append(objs, &o.Groups[j])
-		}
-		for j := range o.FieldPolicies {
-			objs = append(objs, &o.FieldPolicies[j])
-		}
-		for j := range o.ApprovalChains {
-			objs = append(objs, &o.ApprovalChains[j])
-		}
-		for _, obj := range objs {
-			obj.SetNamespace(ns)
-			obj.SetResourceVersion("")
-			work <- obj
-		}
-		objects += len(objs)
-	}
-	close(work)
-	wg.Wait()
+	})
 	if b.Failed() {
 		return
 	}

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,16 +11,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantgen"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // BenchmarkHeavyNeighbour measures, against a real API server (envtest),
@@ -33,71 +27,18 @@ import (
 // them. Reported: the small tenants' p50, p99 and max propagation, and how
 // many heavy compiles ran meanwhile. Target (issue [9 isolation]): ≤ 1 s.
 func BenchmarkHeavyNeighbour(b *testing.B) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	heavyUsers := envInt("GATEHOUSE_BENCH_HEAVY_USERS", 100_000)
 	changes := envInt("GATEHOUSE_BENCH_CHANGES", 40)
-
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	if err := accessv1.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	env, err := testenv.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, c, s := benchEnv(b)
 	ctx := context.Background()
 
+	start := time.Now()
 	populate := func(ns string, m *tenantgen.Model) {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			b.Fatal(err)
 		}
-		o := m.Objects()
-		var objs []client.Object
-		for j := range o.Roles {
-			objs = append(objs, &o.Roles[j])
-		}
-		for j := range o.Groups {
-			objs = append(objs, &o.Groups[j])
-		}
-		for j := range o.FieldPolicies {
-			objs = append(objs, &o.FieldPolicies[j])
-		}
-		for j := range o.ApprovalChains {
-			objs = append(objs, &o.ApprovalChains[j])
-		}
-		work := make(chan client.Object)
-		var wg sync.WaitGroup
-		var failed atomic.Bool
-		for range 16 {
-			wg.Go(func() {
-				for obj := range work {
-					if err := c.Create(ctx, obj); err != nil && !failed.Swap(true) {
-						b.Errorf("creating %s/%s: %v", ns, obj.GetName(), err)
-					}
-				}
-			})
-		}
-		for _, obj := range objs {
-			obj.SetNamespace(ns)
-			obj.SetResourceVersion("")
-			work <- obj
-		}
-		close(work)
-		wg.Wait()
+		createAll(b, c, func(yield func(client.Object)) { modelObjects(m, ns, yield) })
 	}
-	start := time.Now()
 	populate("heavy", tenantgen.Generate(tenantgen.Default(heavyUsers)))
 	const small = 4
 	for i := range small {

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,19 +10,13 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	accessv1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
@@ -43,36 +36,11 @@ import (
 //   - rss-MB: the test process's resident memory once ready, which the
 //     manager dominates (the API server and etcd are other processes).
 func BenchmarkManagerTenants(b *testing.B) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	tenants := envInt("GATEHOUSE_BENCH_SAMPLE_TENANTS", 1000)
 	if os.Getenv("GATEHOUSE_BENCH_HEAP_PROFILE") != "" {
 		runtime.MemProfileRate = 4096
 	}
-
-	s := kruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	if err := accessv1.AddToScheme(s); err != nil {
-		b.Fatal(err)
-	}
-	env, err := testenv.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	// Creating 200,000 objects at the client's default 5 QPS would take
-	// hours: this client is the benchmark's, not the manager's.
-	fast := *cfg
-	fast.QPS, fast.Burst = -1, 0
-	c, err := client.New(&fast, client.Options{Scheme: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, c, s := benchEnv(b)
 	ctx := context.Background()
 
 	root, err := testenv.RepoRoot()
@@ -84,31 +52,14 @@ func BenchmarkManagerTenants(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	create := func(objs func(yield func(client.Object))) {
-		work := make(chan client.Object, 256)
-		var wg sync.WaitGroup
-		var failed atomic.Bool
-		for range 32 {
-			wg.Go(func() {
-				for o := range work {
-					if err := c.Create(ctx, o); err != nil && !failed.Swap(true) {
-						b.Errorf("creating %s/%s: %v", o.GetNamespace(), o.GetName(), err)
-					}
-				}
-			})
-		}
-		objs(func(o client.Object) { work <- o })
-		close(work)
-		wg.Wait()
-	}
 	name := func(i int) string { return fmt.Sprintf("tenant-%05d", i) }
-	create(func(yield func(client.Object)) {
+	createAll(b, c, func(yield func(client.Object)) {
 		for i := range tenants {
 			yield(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name(i)}})
 		}
 	})
 	objects := 0
-	create(func(yield func(client.Object)) {
+	createAll(b, c, func(yield func(client.Object)) {
 		for i := range tenants {
 			for _, o := range samples {
 				if o.GetKind() == "Namespace" {
