@@ -206,11 +206,8 @@ func (r *request) evaluations(lim limits) bool {
 func (r *request) options() bool {
 	s := &r.s
 	const f = "options"
-	if s.Peek() == 'n' {
-		return s.Literal(f, "null")
-	}
 	seen := false
-	return s.Object(f, func(k string) bool {
+	return s.ObjectOrNull(f, func(k string) bool {
 		if k != "evaluations_semantic" {
 			// Other options are implementation-specific; unknown ones are
 			// ignored, as the spec's general-purpose options object
@@ -244,11 +241,8 @@ const (
 func (r *request) page() bool {
 	s := &r.s
 	const f = "page"
-	if s.Peek() == 'n' {
-		return s.Literal(f, "null")
-	}
 	var seen uint8
-	return s.Object(f, func(k string) bool {
+	return s.ObjectOrNull(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {

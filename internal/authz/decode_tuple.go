@@ -114,54 +114,26 @@ func (s *scanner) subject(t *tuple) bool {
 
 func (s *scanner) subjectProps(t *tuple) bool {
 	const f = "subject.properties"
-	if s.Peek() == 'n' {
-		return s.Literal(f, "null")
-	}
 	var seen uint8
-	return s.Object(f, func(k string) bool {
+	return s.ObjectOrNull(f, func(k string) bool {
 		var bit uint8
 		var ok bool
-		null := s.Peek() == 'n'
 		switch k {
 		case snapshot.AttrGroups:
 			bit = 1
-			if null {
-				ok = s.Literal("subject.properties.groups", "null")
-			} else {
-				t.bufGroups, ok = s.StringList("subject.properties.groups", t.bufGroups)
-				t.sub.Groups = t.bufGroups
-			}
+			ok = s.nullableStrings("subject.properties.groups", &t.sub.Groups, &t.bufGroups)
 		case snapshot.AttrUnit:
 			bit = 2
-			if null {
-				ok = s.Literal("subject.properties.unit", "null")
-			} else {
-				t.sub.Unit, ok = s.StringField("subject.properties.unit")
-				ok = ok && s.unit("subject.properties.unit", t.sub.Unit)
-			}
+			ok = s.nullableString("subject.properties.unit", &t.sub.Unit) && s.unit("subject.properties.unit", t.sub.Unit)
 		case snapshot.AttrCompany:
 			bit = 4
-			if null {
-				ok = s.Literal("subject.properties.company", "null")
-			} else {
-				t.sub.Company, ok = s.StringField("subject.properties.company")
-			}
+			ok = s.nullableString("subject.properties.company", &t.sub.Company)
 		case snapshot.AttrCompanies:
 			bit = 8
-			if null {
-				ok = s.Literal("subject.properties.companies", "null")
-			} else {
-				t.bufCompanies, ok = s.StringList("subject.properties.companies", t.bufCompanies)
-				t.sub.Companies = t.bufCompanies
-			}
+			ok = s.nullableStrings("subject.properties.companies", &t.sub.Companies, &t.bufCompanies)
 		case snapshot.AttrFacilities:
 			bit = 16
-			if null {
-				ok = s.Literal("subject.properties.facilities", "null")
-			} else {
-				t.bufFacilities, ok = s.StringList("subject.properties.facilities", t.bufFacilities)
-				t.sub.Facilities = t.bufFacilities
-			}
+			ok = s.nullableStrings("subject.properties.facilities", &t.sub.Facilities, &t.bufFacilities)
 		default:
 			return s.genericMember(f, k, &t.sub.Properties)
 		}
@@ -223,11 +195,8 @@ func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 
 func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) bool {
 	f := n.props
-	if s.Peek() == 'n' {
-		return s.Literal(f, "null")
-	}
 	var seen uint8
-	return s.Object(f, func(k string) bool {
+	return s.ObjectOrNull(f, func(k string) bool {
 		var bit uint8
 		var ok bool
 		switch k {

@@ -63,9 +63,10 @@
 // # Performance
 //
 // The evaluation path allocates nothing once warm: the request body is read
-// into a pooled buffer, decoded by a hand-written scanner whose strings
-// alias that buffer (valid for the duration of the request only), checked
-// against the immutable snapshot, and encoded by hand into a pooled buffer.
+// into a pooled buffer, decoded by a hand-written scanner (jsonscan) whose
+// strings alias that buffer (valid for the duration of the request only),
+// checked against the immutable snapshot, and encoded by hand into a pooled
+// buffer.
 // Only request parts that need maps (custom properties and context, for
 // CEL) allocate. See BENCHMARKS.md.
 //

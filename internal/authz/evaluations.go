@@ -33,22 +33,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	// deny.
 	for i := range req.items {
 		it := &req.items[i]
-		if it.has&hasSubject == 0 && top.has&hasSubject != 0 {
-			it.sub = top.sub
-			it.has |= hasSubject
-		}
-		if it.has&hasAction == 0 && top.has&hasAction != 0 {
-			it.action = top.action
-			it.has |= hasAction
-		}
-		if it.has&hasResource == 0 && top.has&hasResource != 0 {
-			it.res = top.res
-			it.has |= hasResource
-		}
-		if it.has&hasContext == 0 && top.has&hasContext != 0 {
-			it.ctx = top.ctx
-			it.has |= hasContext
-		}
+		it.inherit(top)
 		if msg := checkTuple(it); msg != "" {
 			h.badRequest(w, tenant, "evaluations["+itoa(i)+"]."+msg)
 			return
@@ -66,7 +51,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	explain := wantExplain(r)
 	o := &st.dec
 	out := st.out[:0]
-	allowed, denied := 0, 0
+	var n tally
 	if len(req.items) == 0 {
 		st.q = snapshot.Request{Subject: top.sub, Action: top.action, Resource: top.res, Context: top.ctx, Budget: &st.budget}
 		q := &st.q
@@ -79,11 +64,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 		}
 		out = appendDecision(out, o)
 		h.log.decision(r, tenant, caller, q, &o.d, rev, start)
-		if o.d.Allowed {
-			allowed++
-		} else {
-			denied++
-		}
+		n.count(o.d.Allowed)
 	} else {
 		out = append(out, `{"evaluations":[`...)
 		for i := range req.items {
@@ -110,11 +91,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 			}
 			out = appendDecision(out, o)
 			h.log.decision(r, tenant, caller, q, &o.d, rev, start)
-			if o.d.Allowed {
-				allowed++
-			} else {
-				denied++
-			}
+			n.count(o.d.Allowed)
 			if (req.semantic == semDenyOnFirstDeny && !o.d.Allowed) ||
 				(req.semantic == semPermitOnFirstPermit && o.d.Allowed) {
 				break
@@ -129,5 +106,24 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 	st.out = out
 	w.Header()[RevisionHeader] = h.revisionHeader(snap)
 	w.Write(out)
-	h.observeDecisions(allowed, denied)
+	h.observeDecisions(n.allowed, n.denied)
+}
+
+// inherit fills the parts t lacks from the defaults d (AuthZEN 1.0 default
+// values).
+func (t *tuple) inherit(d *tuple) {
+	missing := d.has &^ t.has
+	if missing&hasSubject != 0 {
+		t.sub = d.sub
+	}
+	if missing&hasAction != 0 {
+		t.action = d.action
+	}
+	if missing&hasResource != 0 {
+		t.res = d.res
+	}
+	if missing&hasContext != 0 {
+		t.ctx = d.ctx
+	}
+	t.has |= missing
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -119,3 +120,10 @@ func do(h http.Handler, method, path, body string, header ...string) *httptest.R
 }
 
 const base = "/tenants/" + tenant
+
+func decodeJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}

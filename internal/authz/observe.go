@@ -97,6 +97,17 @@ func (s *statusWriter) freeSeat() {
 	}
 }
 
+// tally counts one request's decisions for the Observer.
+type tally struct{ allowed, denied int }
+
+func (c *tally) count(allowed bool) {
+	if allowed {
+		c.allowed++
+	} else {
+		c.denied++
+	}
+}
+
 // observeDecisions reports one request's decisions to the Observer.
 func (h *Handler) observeDecisions(allowed, denied int) {
 	if h.opts.Observer != nil {

@@ -139,49 +139,31 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 	if opts.Authenticator == nil || opts.TenantAuthorizer == nil {
 		return nil, errors.New("authz: Options.Authenticator and Options.TenantAuthorizer are required (use authz.None{} only for development)")
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = DefaultMaxBatch
-	}
-	if opts.MaxDepth <= 0 {
-		opts.MaxDepth = DefaultMaxDepth
-	}
-	if opts.MaxCandidates <= 0 {
-		opts.MaxCandidates = DefaultMaxCandidates
-	}
-	if opts.DefaultPageLimit <= 0 {
-		opts.DefaultPageLimit = DefaultPageLimit
-	}
-	if opts.MaxPageLimit <= 0 {
-		opts.MaxPageLimit = DefaultMaxPageLimit
-	}
+	orDefault(&opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&opts.MaxBatch, DefaultMaxBatch)
+	orDefault(&opts.MaxDepth, DefaultMaxDepth)
+	orDefault(&opts.MaxCandidates, DefaultMaxCandidates)
+	orDefault(&opts.DefaultPageLimit, DefaultPageLimit)
+	orDefault(&opts.MaxPageLimit, DefaultMaxPageLimit)
 	if opts.DefaultPageLimit > opts.MaxPageLimit {
 		opts.DefaultPageLimit = opts.MaxPageLimit
 	}
-	if opts.MinRevisionWait <= 0 {
-		opts.MinRevisionWait = DefaultMinRevisionWait
-	}
+	orDefault(&opts.MinRevisionWait, DefaultMinRevisionWait)
 	if opts.DefaultTenant != "" && !validTenant(opts.DefaultTenant) {
 		return nil, fmt.Errorf("authz: default tenant %q is not a valid namespace name", opts.DefaultTenant)
 	}
 	if err := opts.SAR.validate(); err != nil {
 		return nil, err
 	}
-	defInt64(&opts.MaxBytesInFlight, DefaultMaxBytesInFlight)
-	defInt64(&opts.MaxBytesPerCaller, DefaultMaxBytesPerCaller)
-	defInt64(&opts.MaxRequestCost, DefaultMaxRequestCost)
-	defInt(&opts.MaxInFlight, defaultMaxInFlight())
-	defInt(&opts.MaxQueuePerFlow, DefaultMaxQueuePerFlow)
-	defInt(&opts.MaxQueue, DefaultMaxQueue)
-	defInt(&opts.FailedAuthBurst, DefaultFailedAuthBurst)
-	if opts.QueueWait <= 0 {
-		opts.QueueWait = DefaultQueueWait
-	}
-	if opts.MaxConditionTime <= 0 {
-		opts.MaxConditionTime = DefaultMaxConditionTime
-	}
+	orDefault(&opts.MaxBytesInFlight, DefaultMaxBytesInFlight)
+	orDefault(&opts.MaxBytesPerCaller, DefaultMaxBytesPerCaller)
+	orDefault(&opts.MaxRequestCost, DefaultMaxRequestCost)
+	orDefault(&opts.MaxInFlight, defaultMaxInFlight())
+	orDefault(&opts.MaxQueuePerFlow, DefaultMaxQueuePerFlow)
+	orDefault(&opts.MaxQueue, DefaultMaxQueue)
+	orDefault(&opts.FailedAuthBurst, DefaultFailedAuthBurst)
+	orDefault(&opts.QueueWait, DefaultQueueWait)
+	orDefault(&opts.MaxConditionTime, DefaultMaxConditionTime)
 	if opts.FailedAuthRate == 0 {
 		opts.FailedAuthRate = DefaultFailedAuthRate
 	}
@@ -222,13 +204,8 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 // at once and gets a seat within a quantum (seatQuantum).
 func defaultMaxInFlight() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
-func defInt(p *int, v int) {
-	if *p <= 0 {
-		*p = v
-	}
-}
-
-func defInt64(p *int64, v int64) {
+// orDefault sets *p to v when it is zero or negative (the options' "unset").
+func orDefault[T ~int | ~int64](p *T, v T) {
 	if *p <= 0 {
 		*p = v
 	}

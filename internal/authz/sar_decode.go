@@ -1,9 +1,10 @@
 package authz
 
 import (
-	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan"
 )
 
 // The SubjectAccessReview decoder reads the webhook body with the same

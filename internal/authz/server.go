@@ -88,8 +88,8 @@ func NewServer(h http.Handler, o ServerOptions) (*Server, error) {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	defInt(&o.MaxConnections, DefaultMaxConnections)
-	defInt(&o.MaxConnectionsPerSource, DefaultMaxConnectionsPerSource)
+	orDefault(&o.MaxConnections, DefaultMaxConnections)
+	orDefault(&o.MaxConnectionsPerSource, DefaultMaxConnectionsPerSource)
 	if o.ErrorLog == nil {
 		o.ErrorLog = log.New(discard{}, "", 0)
 	}

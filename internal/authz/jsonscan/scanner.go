@@ -93,12 +93,15 @@ func (s *Scanner) Reset(b []byte, maxDepth int) {
 	*s = Scanner{b: b, maxDepth: maxDepth, MaxList: DefaultMaxList, Item: -1, path: s.path[:0]}
 }
 
-// PushKey, PushIndex and Pop maintain the path stack that errors name
-// below their field: a key or index is pushed before its value is decoded
-// and popped after it succeeded.
+// PushKey pushes key k on the path stack that errors name below their
+// field: before decoding its value, popped (Pop) once that succeeded.
 func (s *Scanner) PushKey(k string) { s.path = append(s.path, pathElem{key: k, idx: -1}) }
-func (s *Scanner) PushIndex(i int)  { s.path = append(s.path, pathElem{idx: i}) }
-func (s *Scanner) Pop()             { s.path = s.path[:len(s.path)-1] }
+
+// PushIndex pushes array index i on the path stack (see PushKey).
+func (s *Scanner) PushIndex(i int) { s.path = append(s.path, pathElem{idx: i}) }
+
+// Pop removes the last key or index of the path stack.
+func (s *Scanner) Pop() { s.path = s.path[:len(s.path)-1] }
 
 // Err is the first error, nil while there is none.
 func (s *Scanner) Err() *DecodeError { return s.err }
@@ -203,6 +206,8 @@ func kindName(c byte) string {
 	return "invalid JSON"
 }
 
+// Expected fails at field with "expected what, got <the next value's
+// type>", or as a syntax error when no value starts there.
 func (s *Scanner) Expected(field, what string) bool {
 	c := s.Peek()
 	if kindName(c) == "invalid JSON" {
@@ -273,6 +278,15 @@ func (s *Scanner) Object(field string, member func(k string) bool) bool {
 			return false
 		}
 	}
+}
+
+// ObjectOrNull walks the object at field as Object does; null stands for
+// an absent object.
+func (s *Scanner) ObjectOrNull(field string, member func(k string) bool) bool {
+	if s.Peek() == 'n' {
+		return s.Literal(field, "null")
+	}
+	return s.Object(field, member)
 }
 
 // Array walks the array at field: item is called with each index, the

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -142,35 +141,6 @@ func TestEvaluationErrors(t *testing.T) {
 	}
 }
 
-func TestRoutingAndMethods(t *testing.T) {
-	h, _ := newTestHandler(t, Options{})
-	eval := `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"assets"}}`
-	cases := []struct {
-		method, path, body string
-		status             int
-	}{
-		{"GET", base + "/access/v1/evaluation", "", http.StatusMethodNotAllowed},
-		{"POST", base + "/access/v1/nope", eval, http.StatusNotFound},
-		{"POST", "/tenants/Bad_Name/access/v1/evaluation", eval, http.StatusNotFound},
-		{"POST", "/access/v1/evaluation", eval, http.StatusNotFound}, // no default tenant
-		{"POST", "/tenants/", eval, http.StatusNotFound},
-		{"POST", base + "/.well-known/authzen-configuration", "", http.StatusMethodNotAllowed},
-		{"GET", base + "/.well-known/authzen-configuration", "", http.StatusOK},
-		{"GET", "/.well-known/authzen-configuration/tenants/" + tenant, "", http.StatusOK},
-		{"GET", "/tenants/other/.well-known/authzen-configuration", "", http.StatusNotFound},
-	}
-	for _, c := range cases {
-		w := do(h, c.method, c.path, c.body)
-		if w.Code != c.status {
-			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, w.Code, w.Body, c.status)
-		}
-	}
-	r := do(h, "POST", base+"/access/v1/evaluation", eval, "Content-Type", "text/plain")
-	if r.Code != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %d", r.Code)
-	}
-}
-
 func TestUnknownTenantDenies(t *testing.T) {
 	h, _ := newTestHandler(t, Options{})
 	w := do(h, "POST", "/tenants/nobody/access/v1/evaluation", `{"subject":{"id":"tom.tech"},"action":{"name":"view"},"resource":{"type":"assets"}}`)
@@ -179,29 +149,5 @@ func TestUnknownTenantDenies(t *testing.T) {
 	}
 	if _, ok := w.Header()[RevisionHeader]; !ok {
 		t.Error("no revision header")
-	}
-}
-
-func TestDefaultTenant(t *testing.T) {
-	h, _ := newTestHandler(t, Options{DefaultTenant: tenant, BaseURL: "https://pdp.example.com/"})
-	w := do(h, "POST", "/access/v1/evaluation", `{"subject":{"id":"dana.director"},"action":{"name":"delete"},"resource":{"type":"invoices"}}`)
-	if w.Code != 200 || !strings.HasPrefix(w.Body.String(), `{"decision":true`) {
-		t.Errorf("got %d %s", w.Code, w.Body)
-	}
-	w = do(h, "GET", "/.well-known/authzen-configuration", "")
-	var md map[string]string
-	if err := json.Unmarshal(w.Body.Bytes(), &md); err != nil {
-		t.Fatal(err)
-	}
-	if md["policy_decision_point"] != "https://pdp.example.com" || md["access_evaluation_endpoint"] != "https://pdp.example.com/access/v1/evaluation" {
-		t.Errorf("metadata %v", md)
-	}
-	w = do(h, "GET", base+"/.well-known/authzen-configuration", "")
-	md = nil
-	if err := json.Unmarshal(w.Body.Bytes(), &md); err != nil {
-		t.Fatalf("tenant metadata: %v: %s", err, w.Body)
-	}
-	if md["policy_decision_point"] != "https://pdp.example.com"+base || md["search_resource_endpoint"] != "https://pdp.example.com"+base+"/access/v1/search/resource" {
-		t.Errorf("tenant metadata %v", md)
 	}
 }
