@@ -57,9 +57,14 @@ verify: manifests generate ## Fail when generated code or manifests are out of d
 envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (skipped when current).
 	ENVTEST_DIR=$(ENVTEST_DIR) bash hack/envtest/build.sh
 
+.PHONY: postgres
+postgres: ## Install PostgreSQL (Debian package, apt-get as root) when its server binaries are missing.
+	@bash hack/postgres.sh
+
 .PHONY: test
-test: envtest ## Run unit and envtest tests.
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
+test: envtest postgres ## Run unit and envtest tests, and Plan.SQL on a real PostgreSQL.
+	GATEHOUSE_PG_BIN=$$(bash hack/postgres.sh) && export GATEHOUSE_PG_BIN && \
+		KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 5s) each.
