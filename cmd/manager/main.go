@@ -39,12 +39,15 @@ type options struct {
 	metricsAddr string
 	probeAddr   string
 	leaderElect bool
-	serving     servingOptions
-	debounce    time.Duration
-	auditLog    string
-	concurrency int
-	shard       controllers.Shard
-	limits      snapshot.Limits
+	// leaderElectionNamespace holds the lease; in a pod, empty means the
+	// pod's own namespace.
+	leaderElectionNamespace string
+	serving                 servingOptions
+	debounce                time.Duration
+	auditLog                string
+	concurrency             int
+	shard                   controllers.Shard
+	limits                  snapshot.Limits
 }
 
 // leaderElectionID is the lease of the manager's leader election: one per
@@ -61,6 +64,7 @@ func main() {
 	flag.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
 	flag.BoolVar(&opts.leaderElect, "leader-elect", false, "Elect a leader for status writes (every replica still compiles and serves).")
+	flag.StringVar(&opts.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the leader election lease (default: the pod's namespace; out of a cluster it must be set).")
 	flag.StringVar(&opts.serving.webhook.CertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
 	flag.IntVar(&opts.serving.webhook.Port, "webhook-port", 9443, "Port of the webhook server.")
 	opts.serving.bindFlags(flag.CommandLine)
@@ -94,11 +98,12 @@ func run(opts options) error {
 	}
 
 	mgrOpts := ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: opts.metricsAddr},
-		HealthProbeBindAddress: opts.probeAddr,
-		LeaderElection:         opts.leaderElect,
-		LeaderElectionID:       leaderElectionID(opts.shard),
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
+		HealthProbeBindAddress:  opts.probeAddr,
+		LeaderElection:          opts.leaderElect,
+		LeaderElectionID:        leaderElectionID(opts.shard),
+		LeaderElectionNamespace: opts.leaderElectionNamespace,
 		// A replica that stops hands leadership over at once instead of
 		// leaving status unwritten until the lease expires. Safe: nothing
 		// runs after the manager stops.

@@ -280,6 +280,26 @@ func TestRevision(t *testing.T) {
 			o.FieldPolicies[0].Spec.Default = v1alpha1.FieldWrite
 			o.ApprovalChains[0].Spec.Action = "approve"
 		},
+		"empty sets as the API server defaults them ([] for nil)": func(o *snapshot.Objects) {
+			a := &o.ApprovalChains[0].Spec.Steps[0].Approvers
+			if a.Groups == nil {
+				a.Groups = []v1alpha1.ObjectName{}
+			}
+			if a.Users == nil {
+				a.Users = []v1alpha1.SubjectID{}
+			}
+			for i := range o.FieldPolicies[0].Spec.Fields {
+				for j := range o.FieldPolicies[0].Spec.Fields[i].Grants {
+					g := &o.FieldPolicies[0].Spec.Fields[i].Grants[j]
+					if g.Groups == nil {
+						g.Groups = []v1alpha1.ObjectName{}
+					}
+					if g.Roles == nil {
+						g.Roles = []v1alpha1.ObjectName{}
+					}
+				}
+			}
+		},
 	}
 	for name, mut := range same {
 		t.Run(name, func(t *testing.T) {

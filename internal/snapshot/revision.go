@@ -19,7 +19,12 @@ type canonObject struct {
 	Spec any    `json:"s"`
 }
 
+// sortedNames canonicalizes a set: sorted, without repeats, and empty as
+// nil (the API server defaults some to [] where a file leaves them out).
 func sortedNames[T ~string](xs []T) []T {
+	if len(xs) == 0 {
+		return nil
+	}
 	out := slices.Clone(xs)
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -94,3 +99,7 @@ func revision(tenant string, objs Objects) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
+
+// RevisionOf is the revision Compile gives objs in tenant: a content hash,
+// so a client that knows what it applied can tell which answers reflect it.
+func RevisionOf(tenant string, objs Objects) string { return revision(tenant, objs) }

@@ -11,6 +11,7 @@
 package tenantgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -610,3 +611,21 @@ func (m *Model) Requests(n int, seed uint64) []Request {
 	}
 	return out
 }
+
+// Clone returns a deep copy of m, indexed for Allowed: edit the copy's
+// plain data, then call Reindex.
+func (m *Model) Clone() *Model {
+	data, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // plain data always marshals
+	}
+	var out Model
+	if err := json.Unmarshal(data, &out); err != nil {
+		panic(err)
+	}
+	out.index()
+	return &out
+}
+
+// Reindex rebuilds the lookups Allowed uses after m's data was edited.
+func (m *Model) Reindex() { m.index() }
