@@ -121,18 +121,22 @@ func (r *request) decode(body []byte, ep endpoint, lim limits) *DecodeError {
 		return s.Err()
 	}
 	var seen uint32
-	ok := s.Object("", func(k string) bool {
+	for k, more := s.FirstKey(""); more; k, more = s.NextKey("") {
 		bit, allowed := topField(ep, k)
 		if !allowed {
-			return s.FailKey("", k, "unknown field")
+			s.FailKey("", k, "unknown field")
+			return s.Err()
 		}
 		if seen&bit != 0 {
-			return s.FailKey("", k, "duplicate key")
+			s.FailKey("", k, "duplicate key")
+			return s.Err()
 		}
 		seen |= bit
-		return r.topValue(k, lim)
-	})
-	if !ok || !s.End() {
+		if !r.topValue(k, lim) {
+			return s.Err()
+		}
+	}
+	if !s.End() {
 		return s.Err()
 	}
 	return nil
@@ -167,7 +171,7 @@ func (r *request) evaluations(lim limits) bool {
 	s := &r.s
 	const f = "evaluations"
 	s.ItemField = f
-	return s.Array(f, func(i int) bool {
+	for i, more := 0, s.FirstItem(f); more; i, more = i+1, s.NextItem(f) {
 		if i >= lim.maxBatch {
 			return s.Fail(f, "more than "+itoa(lim.maxBatch)+" evaluations")
 		}
@@ -180,7 +184,7 @@ func (r *request) evaluations(lim limits) bool {
 		t := &r.items[len(r.items)-1]
 		t.reset()
 		var seen uint8
-		if !s.Object("", func(k string) bool {
+		for k, more := s.FirstKey(""); more; k, more = s.NextKey("") {
 			var bit uint8
 			switch k {
 			case "subject":
@@ -194,25 +198,31 @@ func (r *request) evaluations(lim limits) bool {
 			default:
 				return s.FailKey("", k, "unknown field")
 			}
-			return s.firstKey(&seen, bit, "", k) && s.part(t, k, false, nil)
-		}) {
+			if !s.firstKey(&seen, bit, "", k) || !s.part(t, k, false, nil) {
+				return false
+			}
+		}
+		if s.Err() != nil {
 			return false
 		}
 		s.Item = -1
-		return true
-	})
+	}
+	return s.Err() == nil
 }
 
 func (r *request) options() bool {
 	s := &r.s
 	const f = "options"
 	seen := false
-	return s.ObjectOrNull(f, func(k string) bool {
+	for k, more := s.FirstKeyOrNull(f); more; k, more = s.NextKey(f) {
 		if k != "evaluations_semantic" {
 			// Other options are implementation-specific; unknown ones are
 			// ignored, as the spec's general-purpose options object
 			// intends.
-			return s.Skip(f)
+			if !s.Skip(f) {
+				return false
+			}
+			continue
 		}
 		if seen {
 			return s.Fail("options.evaluations_semantic", "duplicate key")
@@ -225,10 +235,11 @@ func (r *request) options() bool {
 		switch v {
 		case semExecuteAll, semDenyOnFirstDeny, semPermitOnFirstPermit:
 			r.semantic = v
-			return true
+		default:
+			return s.Fail("options.evaluations_semantic", "must be one of execute_all, deny_on_first_deny, permit_on_first_permit")
 		}
-		return s.Fail("options.evaluations_semantic", "must be one of execute_all, deny_on_first_deny, permit_on_first_permit")
-	})
+	}
+	return s.Err() == nil
 }
 
 // Evaluations semantics (AuthZEN 1.0, options.evaluations_semantic).
@@ -242,7 +253,7 @@ func (r *request) page() bool {
 	s := &r.s
 	const f = "page"
 	var seen uint8
-	return s.ObjectOrNull(f, func(k string) bool {
+	for k, more := s.FirstKeyOrNull(f); more; k, more = s.NextKey(f) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -263,8 +274,11 @@ func (r *request) page() bool {
 		default:
 			return s.FailKey(f, k, "unknown field")
 		}
-		return s.firstKey(&seen, bit, f, k) && ok
-	})
+		if !s.firstKey(&seen, bit, f, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 func (r *request) columnsValue() bool {
@@ -273,7 +287,7 @@ func (r *request) columnsValue() bool {
 	if s.Peek() == '{' {
 		r.columns = map[string]string{}
 	}
-	return s.Object(f, func(k string) bool {
+	for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
 		if _, dup := r.columns[k]; dup {
 			return s.FailKey(f, k, "duplicate key")
 		}
@@ -284,8 +298,8 @@ func (r *request) columnsValue() bool {
 		}
 		s.Pop()
 		r.columns[cloneKey(k)] = v
-		return true
-	})
+	}
+	return s.Err() == nil
 }
 
 // cloneKey copies a key that may alias the request buffer, so that maps

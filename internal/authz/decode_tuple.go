@@ -92,7 +92,7 @@ func (s *scanner) part(t *tuple, k string, candidates bool, r *request) bool {
 func (s *scanner) subject(t *tuple) bool {
 	const f = "subject"
 	var seen uint8
-	return s.Object(f, func(k string) bool {
+	for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -108,14 +108,17 @@ func (s *scanner) subject(t *tuple) bool {
 		default:
 			return s.FailKey(f, k, "unknown field")
 		}
-		return s.firstKey(&seen, bit, f, k) && ok
-	})
+		if !s.firstKey(&seen, bit, f, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 func (s *scanner) subjectProps(t *tuple) bool {
 	const f = "subject.properties"
 	var seen uint8
-	return s.ObjectOrNull(f, func(k string) bool {
+	for k, more := s.FirstKeyOrNull(f); more; k, more = s.NextKey(f) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -135,16 +138,22 @@ func (s *scanner) subjectProps(t *tuple) bool {
 			bit = 16
 			ok = s.nullableStrings("subject.properties.facilities", &t.sub.Facilities, &t.bufFacilities)
 		default:
-			return s.genericMember(f, k, &t.sub.Properties)
+			if !s.genericMember(f, k, &t.sub.Properties) {
+				return false
+			}
+			continue
 		}
-		return s.firstKey(&seen, bit, f, k) && ok
-	})
+		if !s.firstKey(&seen, bit, f, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 func (s *scanner) action(t *tuple) bool {
 	const f = "action"
 	var seen uint8
-	return s.Object(f, func(k string) bool {
+	for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -165,15 +174,18 @@ func (s *scanner) action(t *tuple) bool {
 		default:
 			return s.FailKey(f, k, "unknown field")
 		}
-		return s.firstKey(&seen, bit, f, k) && ok
-	})
+		if !s.firstKey(&seen, bit, f, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 // resource decodes a resource object into res. t, when not nil, lends its
 // list buffers (the hot path); candidates pass nil and allocate.
 func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 	var seen uint8
-	return s.Object(n.self, func(k string) bool {
+	for k, more := s.FirstKey(n.self); more; k, more = s.NextKey(n.self) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -189,14 +201,17 @@ func (s *scanner) resource(res *snapshot.Resource, n *resNames, t *tuple) bool {
 		default:
 			return s.FailKey(n.self, k, "unknown field")
 		}
-		return s.firstKey(&seen, bit, n.self, k) && ok
-	})
+		if !s.firstKey(&seen, bit, n.self, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) bool {
 	f := n.props
 	var seen uint8
-	return s.ObjectOrNull(f, func(k string) bool {
+	for k, more := s.FirstKeyOrNull(f); more; k, more = s.NextKey(f) {
 		var bit uint8
 		var ok bool
 		switch k {
@@ -234,10 +249,16 @@ func (s *scanner) resourceProps(res *snapshot.Resource, n *resNames, t *tuple) b
 				res.Approvals = buf
 			}
 		default:
-			return s.genericMember(f, k, &res.Properties)
+			if !s.genericMember(f, k, &res.Properties) {
+				return false
+			}
+			continue
 		}
-		return s.firstKey(&seen, bit, f, k) && ok
-	})
+		if !s.firstKey(&seen, bit, f, k) || !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 // nullableString decodes a string property that may be null (a null
@@ -302,14 +323,14 @@ func (t *tuple) contactBuf() *[]string {
 func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Approval, bool) {
 	f := n.approvals
 	out := dst[:0]
-	ok := s.Array(f, func(i int) bool {
+	for i, more := 0, s.FirstItem(f); more; i, more = i+1, s.NextItem(f) {
 		if i >= s.MaxList {
-			return s.TooMany(f)
+			return out, s.TooMany(f)
 		}
 		s.PushIndex(i)
 		var a snapshot.Approval
 		var seen uint8
-		if !s.Object(f, func(k string) bool {
+		for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
 			// The key goes on the path stack first: errors below name
 			// approvals[i].k.
 			s.PushKey(k)
@@ -323,28 +344,30 @@ func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Ap
 				bit = 2
 				a.By, ok = s.StringField(f)
 			default:
-				return s.Fail(f, "unknown field")
+				return out, s.Fail(f, "unknown field")
 			}
 			if seen&bit != 0 {
-				return s.Fail(f, "duplicate key")
+				return out, s.Fail(f, "duplicate key")
 			}
 			seen |= bit
 			if !ok {
-				return false
+				return out, false
 			}
 			s.Pop()
-			return true
-		}) {
-			return false
+		}
+		if s.Err() != nil {
+			return out, false
 		}
 		s.Pop()
 		out = append(out, a)
-		return true
-	})
-	if ok && out == nil {
+	}
+	if s.Err() != nil {
+		return out, false
+	}
+	if out == nil {
 		out = []snapshot.Approval{}
 	}
-	return out, ok
+	return out, true
 }
 
 // context decodes the context object. minRevision is Gatehouse's own key
@@ -353,26 +376,29 @@ func (s *scanner) approvals(n *resNames, dst []snapshot.Approval) ([]snapshot.Ap
 func (s *scanner) context(t *tuple, candidates bool, r *request) bool {
 	const f = "context"
 	var seenRev, seenCand bool
-	return s.Object(f, func(k string) bool {
+	for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
+		var ok bool
 		switch {
 		case k == "minRevision":
 			if seenRev {
 				return s.Fail("context.minRevision", "duplicate key")
 			}
 			seenRev = true
-			var ok bool
 			t.minRevision, ok = s.StringField("context.minRevision")
-			return ok
 		case k == "candidates" && candidates && r != nil:
 			if seenCand {
 				return s.Fail("context.candidates", "duplicate key")
 			}
 			seenCand = true
-			return r.candidateList()
+			ok = r.candidateList()
 		default:
-			return s.genericMember(f, k, &t.ctx)
+			ok = s.genericMember(f, k, &t.ctx)
 		}
-	})
+		if !ok {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 func (r *request) candidateList() bool {
@@ -382,13 +408,13 @@ func (r *request) candidateList() bool {
 		r.hasCandidates = true
 	}
 	s.ItemField = f
-	return s.Array(f, func(i int) bool {
+	for i, more := 0, s.FirstItem(f); more; i, more = i+1, s.NextItem(f) {
 		s.Item = i // errors inside the item are at context.candidates[i]
 		r.candidates = append(r.candidates, snapshot.Resource{})
 		if !s.resource(&r.candidates[len(r.candidates)-1], candidateNames, nil) {
 			return false
 		}
 		s.Item = -1
-		return true
-	})
+	}
+	return s.Err() == nil
 }

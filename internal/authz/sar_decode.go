@@ -141,7 +141,7 @@ func decodeSAR(body []byte, maxDepth int, sar *authorizationv1.SubjectAccessRevi
 // index of each key; unknown and repeated keys are errors. seen collects
 // the indexes present.
 func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool) bool {
-	return s.Object(f.path, func(k string) bool {
+	for k, more := s.FirstKey(f.path); more; k, more = s.NextKey(f.path) {
 		i := f.index(k)
 		if i < 0 {
 			return s.FailKey(f.path, k, "unknown field")
@@ -150,8 +150,11 @@ func (s *scanner) sarObject(f *sarFields, seen *uint32, member func(i int) bool)
 			return s.Fail(f.paths[i], "duplicate key")
 		}
 		*seen |= 1 << i
-		return member(i)
-	})
+		if !member(i) {
+			return false
+		}
+	}
+	return s.Err() == nil
 }
 
 // sarNull consumes a null and reports whether there was one (check s.Err()
@@ -304,7 +307,7 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 		if s.Peek() == '[' {
 			reqs = []sarRequirement{}
 		}
-		return s.Array(p, func(n int) bool {
+		for n, more := 0, s.FirstItem(p); more; n, more = n+1, s.NextItem(p) {
 			if n >= s.MaxList {
 				return s.TooMany(p)
 			}
@@ -328,8 +331,8 @@ func (s *scanner) sarSelector(f *sarFields) (raw string, reqs []sarRequirement, 
 			reqs = append(reqs, r)
 			// Errors between items have no item prefix.
 			s.Item = -1
-			return true
-		})
+		}
+		return s.Err() == nil
 	})
 	return raw, reqs, ok
 }
@@ -345,29 +348,28 @@ func (s *scanner) sarExtra() (map[string]authorizationv1.ExtraValue, bool) {
 	if s.Peek() == '{' {
 		m = map[string]authorizationv1.ExtraValue{}
 	}
-	ok := s.Object(f, func(k string) bool {
+	for k, more := s.FirstKey(f); more; k, more = s.NextKey(f) {
 		if _, dup := m[k]; dup {
-			return s.FailKey(f, k, "duplicate key")
+			return nil, s.FailKey(f, k, "duplicate key")
 		}
 		if len(m) >= s.MaxList {
-			return s.TooMany(f)
+			return nil, s.TooMany(f)
 		}
 		var v []string
 		s.PushKey(k)
 		if s.sarNull(f) {
 			if s.Err() != nil {
-				return false
+				return nil, false
 			}
 		} else if l, ok := s.StringList(f, nil); ok {
 			v = l
 		} else {
-			return false
+			return nil, false
 		}
 		s.Pop()
 		m[k] = v
-		return true
-	})
-	if !ok {
+	}
+	if s.Err() != nil {
 		return nil, false
 	}
 	return m, true

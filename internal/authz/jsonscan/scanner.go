@@ -256,58 +256,83 @@ func (s *Scanner) next(field string, close byte, first *bool) (more bool, ok boo
 	return true, true
 }
 
-// Object walks the object at field: member is called with each key, the
-// Scanner at its value, and must consume the value. It is the one loop of
-// every object decoder; member does not escape, so a closure costs no
-// allocation.
-func (s *Scanner) Object(field string, member func(k string) bool) bool {
+// FirstKey and NextKey are the one loop of every object decoder:
+//
+//	for k, more := s.FirstKey(field); more; k, more = s.NextKey(field) {
+//		// decode the value of k
+//	}
+//	return s.Err() == nil
+//
+// FirstKey enters the object at field and reads its first key, NextKey the
+// next one (after the previous value was consumed); the Scanner is then at
+// the key's value. more is false at the end of the object or on an error
+// (Err tells which). A plain loop, not a callback: no indirect call per
+// member on the hot path.
+func (s *Scanner) FirstKey(field string) (k string, more bool) {
 	if !s.enter(field, '{') {
-		return false
+		return "", false
 	}
-	first := true
-	for {
-		more, ok := s.next(field, '}', &first)
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-		k, ok := s.key(field)
-		if !ok || !member(k) {
-			return false
-		}
-	}
+	return s.member(field, true)
 }
 
-// ObjectOrNull walks the object at field as Object does; null stands for
-// an absent object.
-func (s *Scanner) ObjectOrNull(field string, member func(k string) bool) bool {
+// FirstKeyOrNull is FirstKey for an object that may be null (absent):
+// a null is consumed and more is false.
+func (s *Scanner) FirstKeyOrNull(field string) (k string, more bool) {
 	if s.Peek() == 'n' {
-		return s.Literal(field, "null")
+		s.Literal(field, "null")
+		return "", false
 	}
-	return s.Object(field, member)
+	return s.FirstKey(field)
 }
 
-// Array walks the array at field: item is called with each index, the
-// Scanner at the item, and must consume it.
-func (s *Scanner) Array(field string, item func(i int) bool) bool {
+// NextKey reads the key of the next member of the object FirstKey
+// entered.
+func (s *Scanner) NextKey(field string) (k string, more bool) {
+	return s.member(field, false)
+}
+
+// member is next followed by key, in one call: it runs for every key of
+// every request.
+func (s *Scanner) member(field string, first bool) (string, bool) {
+	c := s.Peek()
+	if c == '}' {
+		s.i++
+		s.depth--
+		return "", false
+	}
+	if !first {
+		if c != ',' {
+			return "", s.syntax(field)
+		}
+		s.i++
+		if s.Peek() == '}' {
+			return "", s.syntax(field) // trailing comma
+		}
+	}
+	return s.key(field)
+}
+
+// FirstItem and NextItem walk an array as FirstKey and NextKey walk an
+// object: more says the Scanner is at an item.
+//
+//	for i, more := 0, s.FirstItem(field); more; i, more = i+1, s.NextItem(field) {
+//		// decode item i
+//	}
+//	return s.Err() == nil
+func (s *Scanner) FirstItem(field string) (more bool) {
 	if !s.enter(field, '[') {
 		return false
 	}
 	first := true
-	for i := 0; ; i++ {
-		more, ok := s.next(field, ']', &first)
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-		if !item(i) {
-			return false
-		}
-	}
+	more, _ = s.next(field, ']', &first)
+	return more
+}
+
+// NextItem moves to the next item of the array FirstItem entered.
+func (s *Scanner) NextItem(field string) (more bool) {
+	first := false
+	more, _ = s.next(field, ']', &first)
+	return more
 }
 
 // key reads an object key and the ':' after it.

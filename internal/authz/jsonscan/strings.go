@@ -155,27 +155,29 @@ func (s *Scanner) StringField(field string) (string, bool) {
 	return s.str(field, false)
 }
 
-// StringList reads an array of at most maxList strings into dst[:0],
+// StringList reads an array of at most MaxList strings into dst[:0],
 // reusing its storage.
 func (s *Scanner) StringList(field string, dst []string) ([]string, bool) {
 	out := dst[:0]
-	ok := s.Array(field, func(i int) bool {
+	for i, more := 0, s.FirstItem(field); more; i, more = i+1, s.NextItem(field) {
 		if i >= s.MaxList {
-			return s.TooMany(field)
+			return out, s.TooMany(field)
 		}
 		s.PushIndex(i)
 		v, ok := s.StringField(field)
 		if !ok {
-			return false
+			return out, false
 		}
 		s.Pop()
 		out = append(out, v)
-		return true
-	})
-	if ok && out == nil {
+	}
+	if s.err != nil {
+		return out, false
+	}
+	if out == nil {
 		out = []string{}
 	}
-	return out, ok
+	return out, true
 }
 
 // CopiedString reads a string value into a string of its own (not
