@@ -78,3 +78,30 @@ func TestDocListsEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteTable checks that every endpoint's entry is complete: a metric
+// name of its own, a path, and for the endpoints with a JSON body the keys
+// they accept and their handler.
+func TestRouteTable(t *testing.T) {
+	metrics := map[string]bool{}
+	for i, e := range endpoints {
+		ep := endpoint(i)
+		if e.metric == "" || metrics[e.metric] {
+			t.Errorf("endpoint %d: metric name %q missing or repeated", ep, e.metric)
+		}
+		metrics[e.metric] = true
+		switch ep {
+		case epUnknown:
+			continue
+		case epDiscovery, epSAR:
+			// Served before a body is read (Handler.serve).
+		default:
+			if e.get || e.fields == 0 || e.serve == nil {
+				t.Errorf("%s: a POST endpoint needs accepted fields and serve", e.metric)
+			}
+		}
+		if e.path == "" && e.rootPath == "" {
+			t.Errorf("%s: no path", e.metric)
+		}
+	}
+}
