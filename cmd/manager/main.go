@@ -38,6 +38,7 @@ func init() {
 type options struct {
 	metricsAddr string
 	probeAddr   string
+	pprofAddr   string
 	leaderElect bool
 	// leaderElectionNamespace holds the lease; in a pod, empty means the
 	// pod's own namespace.
@@ -63,6 +64,7 @@ func main() {
 	var opts options
 	flag.StringVar(&opts.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&opts.probeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
+	flag.StringVar(&opts.pprofAddr, "pprof-bind-address", "", "Address of Go's /debug/pprof profiles (empty: off). For diagnosis; bind it to loopback.")
 	flag.BoolVar(&opts.leaderElect, "leader-elect", false, "Elect a leader for status writes (every replica still compiles and serves).")
 	flag.StringVar(&opts.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the leader election lease (default: the pod's namespace; out of a cluster it must be set).")
 	flag.StringVar(&opts.serving.webhook.CertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
@@ -101,6 +103,7 @@ func run(opts options) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
 		HealthProbeBindAddress:  opts.probeAddr,
+		PprofBindAddress:        opts.pprofAddr,
 		LeaderElection:          opts.leaderElect,
 		LeaderElectionID:        leaderElectionID(opts.shard),
 		LeaderElectionNamespace: opts.leaderElectionNamespace,

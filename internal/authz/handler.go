@@ -38,8 +38,8 @@ type Handler struct {
 	writers  sync.Pool // *statusWriter
 	seats    *fairLimiter
 	bytes    *byteBudget
-	failures *failureLimiter // nil: failures are not limited
-	revs     atomic.Pointer[map[*snapshot.Snapshot][]string]
+	failures *failureLimiter                     // nil: failures are not limited
+	revs     atomic.Pointer[map[string][]string] // revision -> the header value
 	revM     sync.Mutex
 }
 
@@ -83,25 +83,27 @@ func (h *Handler) revisionHeader(s *snapshot.Snapshot) []string {
 	if s == nil {
 		return hdrNoRev
 	}
-	if v, ok := (*h.revs.Load())[s]; ok {
+	// Keyed by revision, not by snapshot: a snapshot pointer would keep
+	// every replaced snapshot of a churning tenant alive (each can be
+	// megabytes) until the cache is reset.
+	rev := s.Revision()
+	if v, ok := (*h.revs.Load())[rev]; ok {
 		return v
 	}
 	h.revM.Lock()
 	defer h.revM.Unlock()
 	old := *h.revs.Load()
-	if v, ok := old[s]; ok {
+	if v, ok := old[rev]; ok {
 		return v
 	}
-	// Snapshots are replaced, not accumulated: start over rather than
-	// keep headers of snapshots nobody serves any more.
-	next := make(map[*snapshot.Snapshot][]string, len(old)+1)
-	if len(old) < 256 {
+	next := make(map[string][]string, len(old)+1)
+	if len(old) < 4096 {
 		for k, v := range old {
 			next[k] = v
 		}
 	}
-	v := []string{s.Revision()}
-	next[s] = v
+	v := []string{rev}
+	next[rev] = v
 	h.revs.Store(&next)
 	return v
 }

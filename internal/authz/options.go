@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -192,7 +191,7 @@ func New(st *store.Store, opts Options) (*Handler, error) {
 		return st
 	}
 	h.writers.New = func() any { return &statusWriter{} }
-	empty := map[*snapshot.Snapshot][]string{}
+	empty := map[string][]string{}
 	h.revs.Store(&empty)
 	return h, nil
 }
