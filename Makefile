@@ -92,8 +92,8 @@ run: envtest build ## Start a local API server, install the CRDs, apply the samp
 .PHONY: build-installer
 build-installer: manifests generate ## Write dist/install.yaml (CRDs, RBAC, manager, webhook) for IMG.
 	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) . >/dev/null
-	$(KUSTOMIZE) config/default | sed 's|controller:latest|$(IMG)|' > dist/install.yaml
+	KUSTOMIZE="$(KUSTOMIZE)" bash hack/render-installer.sh $(IMG) > dist/install.yaml.tmp
+	mv dist/install.yaml.tmp dist/install.yaml
 
 .PHONY: install
 install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
