@@ -66,6 +66,11 @@ test: envtest postgres ## Run unit and envtest tests, and Plan.SQL on a real Pos
 	GATEHOUSE_PG_BIN=$$(bash hack/postgres.sh) && export GATEHOUSE_PG_BIN && \
 		KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
 
+.PHONY: soak
+SOAK_DURATION ?= 2m
+soak: envtest ## Soak two manager replicas under policy churn, load and faults; every answer checked (SOAK_DURATION, default 2m; SOAK_REPORT=file).
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -run TestSoak -count=1 -v -timeout 3h ./test/soak/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 5s) each.
 	bash hack/fuzz.sh
