@@ -295,35 +295,25 @@ func (s *Set) addNode(d *Document, n *yaml.Node, tenant string) error {
 		return &Error{File: d.File, Line: n.Line, Msg: fmt.Sprintf("apiVersion %s is not supported (want %s)", apiVersion, v1alpha1.GroupVersion)}
 	}
 	o := &Object{Kind: kind, Doc: d, Node: n}
-	var meta *objectMeta
-	switch kind {
-	case snapshot.KindRole:
-		o.Role = &v1alpha1.Role{}
-		if err := decodeNode(d, n, "", o.Role); err != nil {
-			return err
-		}
-		meta = &objectMeta{o.Role.Name, o.Role.Namespace}
-	case snapshot.KindUserGroup:
-		o.UserGroup = &v1alpha1.UserGroup{}
-		if err := decodeNode(d, n, "", o.UserGroup); err != nil {
-			return err
-		}
-		meta = &objectMeta{o.UserGroup.Name, o.UserGroup.Namespace}
-	case snapshot.KindFieldPolicy:
-		o.FieldPolicy = &v1alpha1.FieldPolicy{}
-		if err := decodeNode(d, n, "", o.FieldPolicy); err != nil {
-			return err
-		}
-		meta = &objectMeta{o.FieldPolicy.Name, o.FieldPolicy.Namespace}
-	case snapshot.KindApprovalChain:
-		o.ApprovalChain = &v1alpha1.ApprovalChain{}
-		if err := decodeNode(d, n, "", o.ApprovalChain); err != nil {
-			return err
-		}
-		meta = &objectMeta{o.ApprovalChain.Name, o.ApprovalChain.Namespace}
-	default:
+	k, ok := v1alpha1.LookupAccessKind(kind)
+	if !ok {
 		return nil // PermissionSnapshot and kinds of later versions
 	}
+	obj := k.New()
+	if err := decodeNode(d, n, "", obj); err != nil {
+		return err
+	}
+	switch x := obj.(type) {
+	case *v1alpha1.Role:
+		o.Role = x
+	case *v1alpha1.UserGroup:
+		o.UserGroup = x
+	case *v1alpha1.FieldPolicy:
+		o.FieldPolicy = x
+	case *v1alpha1.ApprovalChain:
+		o.ApprovalChain = x
+	}
+	meta := &objectMeta{obj.GetName(), obj.GetNamespace()}
 	if meta.name == "" {
 		return &Error{File: d.File, Line: n.Line, Msg: kind + ": metadata.name is required"}
 	}
