@@ -78,7 +78,7 @@ func (tn *tenant) record(m *tenantgen.Model, extra []accessv1.Role, acked time.T
 	tn.byRevision[rev] = st
 	tn.cur = st
 	tn.recent = append(tn.recent, st)
-	if len(tn.recent) > 12 {
+	if len(tn.recent) > 40 {
 		tn.recent = tn.recent[1:]
 	}
 	return st
