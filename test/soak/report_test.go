@@ -93,8 +93,8 @@ func (run *soakRun) report() string {
 		}
 	}
 	for _, r := range run.h.replicas {
-		fmt.Fprintf(&b, "%s exited and was restarted %d times; audit records lost since its last start: %.0f (gatehouse_audit_errors_total; %s)\n",
-			r.name, r.restarts.Load(), r.metric("gatehouse_audit_errors_total"), r.audit)
+		fmt.Fprintf(&b, "%s exited and was restarted %d times; audit records lost since its last start: %.0f (gatehouse_audit_write_errors_total; %s)\n",
+			r.name, r.restarts.Load(), r.metric("gatehouse_audit_write_errors_total"), r.audit)
 	}
 	b.WriteString("memory and goroutines (RSS MB / goroutines, every ~20 s):\n")
 	for i, s := range run.samples {
