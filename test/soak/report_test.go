@@ -31,6 +31,15 @@ func (run *soakRun) report() string {
 		run.checked.Load(), run.wrong.Load(), run.unknown.Load(), run.mixed.Load())
 	if u := run.firstUnknown.Load(); u != nil {
 		fmt.Fprintf(&b, "first unknown revision: %s\n", u)
+		var secs []string
+		last := -1
+		for _, at := range run.unknownAt {
+			if s := int(at.Seconds()); s != last {
+				secs = append(secs, strconv.Itoa(s))
+				last = s
+			}
+		}
+		fmt.Fprintf(&b, "seconds with answers at unknown revisions: %s\n", strings.Join(secs, " "))
 	}
 	fmt.Fprintf(&b, "changes applied: %d (apply errors, retried: %d); invalid changes rejected by the webhook: %d, admitted: %d\n",
 		run.changes.Load(), run.changeErrors.Load(), run.invalidRejected.Load(), run.invalidAccepted.Load())

@@ -43,6 +43,7 @@ type soakRun struct {
 	answers   map[string][2]int // replica/second -> ok, failed
 	propag    map[string][]propSample
 	samples   []sample
+	unknownAt []time.Duration // when answers came at unknown revisions
 	faultLogs []faultLog
 
 	propagations sync.WaitGroup
@@ -141,6 +142,9 @@ func (run *soakRun) load(ctx context.Context, r *replica, rate int) {
 				if run.unknown.Add(1) == 1 {
 					run.firstUnknown.Store(run.explainUnknown(ctx, tn, r, a.Context.Revision))
 				}
+				run.mu.Lock()
+				run.unknownAt = append(run.unknownAt, time.Since(run.start))
+				run.mu.Unlock()
 				run.countError(r.name + ": answer at an unknown revision")
 				return
 			}

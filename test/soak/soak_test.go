@@ -100,7 +100,9 @@ func TestSoak(t *testing.T) {
 	if n := run.wrong.Load(); n > 0 {
 		t.Errorf("%d wrong answers (first: %s)", n, run.firstWrong.Load())
 	}
-	if total := run.checked.Load(); total == 0 || run.unknown.Load()*200 > total {
+	// An answer at a revision the harness cannot reconstruct is not
+	// checked; a few are (docs/reliability.md), more would hide mistakes.
+	if total := run.checked.Load(); total == 0 || run.unknown.Load()*50 > total {
 		t.Errorf("%d answers checked, %d at a revision the churner never applied", total, run.unknown.Load())
 	}
 	if run.changes.Load() == 0 {
