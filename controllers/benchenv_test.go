@@ -75,20 +75,7 @@ func createAll(b *testing.B, c client.Client, objs func(yield func(client.Object
 // modelObjects yields a generated tenant's objects in namespace ns.
 func modelObjects(m *tenantgen.Model, ns string, yield func(client.Object)) {
 	o := m.Objects()
-	var objs []client.Object
-	for j := range o.Roles {
-		objs = append(objs, &o.Roles[j])
-	}
-	for j := range o.Groups {
-		objs = append(objs, &o.Groups[j])
-	}
-	for j := range o.FieldPolicies {
-		objs = append(objs, &o.FieldPolicies[j])
-	}
-	for j := range o.ApprovalChains {
-		objs = append(objs, &o.ApprovalChains[j])
-	}
-	for _, obj := range objs {
+	for _, obj := range o.All() {
 		obj.SetNamespace(ns)
 		obj.SetResourceVersion("")
 		yield(obj)

@@ -103,3 +103,21 @@ func (m *Model) Objects() Objects {
 	}
 	return o
 }
+
+// All returns every object, kind by kind, as pointers into o.
+func (o *Objects) All() []v1alpha1.AccessObject {
+	var out []v1alpha1.AccessObject
+	for i := range o.Roles {
+		out = append(out, &o.Roles[i])
+	}
+	for i := range o.Groups {
+		out = append(out, &o.Groups[i])
+	}
+	for i := range o.FieldPolicies {
+		out = append(out, &o.FieldPolicies[i])
+	}
+	for i := range o.ApprovalChains {
+		out = append(out, &o.ApprovalChains[i])
+	}
+	return out
+}

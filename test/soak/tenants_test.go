@@ -151,20 +151,8 @@ func (h *harness) populate(ctx context.Context, tn *tenant) {
 		h.t.Fatal(err)
 	}
 	o := tn.current().model.Objects()
-	var objs []client.Object
-	for i := range o.Roles {
-		objs = append(objs, &o.Roles[i])
-	}
-	for i := range o.Groups {
-		objs = append(objs, &o.Groups[i])
-	}
-	for i := range o.FieldPolicies {
-		objs = append(objs, &o.FieldPolicies[i])
-	}
-	for i := range o.ApprovalChains {
-		objs = append(objs, &o.ApprovalChains[i])
-	}
-	work := make(chan client.Object)
+	objs := o.All()
+	work := make(chan accessv1.AccessObject)
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	for range 16 {
