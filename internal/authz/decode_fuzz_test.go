@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan/jsonscantest"
 )
 
 // fuzzLimits make the list cap reachable by the fuzzer.
@@ -195,7 +197,7 @@ func docFacts(t *testing.T, body []byte, lim limits) facts {
 				fs.long = true
 			}
 		case json.Number:
-			if !skipped && fs.number == "" && !refExact(t, string(v)) {
+			if !skipped && fs.number == "" && !jsonscantest.RefExact(t, string(v)) {
 				fs.number = string(v)
 			}
 		}

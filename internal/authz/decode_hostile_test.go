@@ -1,11 +1,12 @@
 package authz
 
 import (
-	"math/big"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan/jsonscantest"
 )
 
 // Tests of the decoder's error paths and of its defences against hostile
@@ -246,32 +247,6 @@ func TestDecodeHostile(t *testing.T) {
 	}
 }
 
-// refExact is the reference of exactFloat with math/big: a JSON number is
-// accepted when float64 parsing keeps it in range and the shortest
-// formatting of the float has exactly the rational value of the text.
-func refExact(t testing.TB, txt string) bool {
-	f, err := strconv.ParseFloat(txt, 64)
-	if err != nil {
-		return false
-	}
-	mant, exp, _ := strings.Cut(strings.ToLower(txt), "e")
-	if len(strings.TrimLeft(exp, "+-0")) > 6 && len(mant) < 100000 {
-		// |exponent| ≥ 10^6 with a short mantissa (big.Rat would build
-		// 10^exponent): the float is ±Inf (rejected above) or 0, exact
-		// only when the text is 0 too.
-		if f != 0 {
-			t.Fatalf("%s parses to %v", txt, f)
-		}
-		return !strings.ContainsAny(mant, "123456789")
-	}
-	in, ok := new(big.Rat).SetString(txt)
-	if !ok {
-		t.Fatalf("big.Rat rejects %q", txt)
-	}
-	out, _ := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	return in.Cmp(out) == 0
-}
-
 // TestDecodeNumberPrecision: numbers in generic values must keep their
 // decimal value through float64.
 func TestDecodeNumberPrecision(t *testing.T) {
@@ -328,7 +303,7 @@ func TestDecodeNumberPrecision(t *testing.T) {
 			if got != c.want {
 				t.Errorf("got %q want %q", got, c.want)
 			}
-			if ref := refExact(t, c.in); ref != (c.want == "") {
+			if ref := jsonscantest.RefExact(t, c.in); ref != (c.want == "") {
 				t.Errorf("math/big reference says exact=%v", ref)
 			}
 		})

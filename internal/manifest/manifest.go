@@ -342,6 +342,20 @@ func (s *Set) Tenants() []string {
 	return ts
 }
 
+// appendTo adds the object to objs, in the list of its kind.
+func (o *Object) appendTo(objs *snapshot.Objects) {
+	switch {
+	case o.Role != nil:
+		objs.Roles = append(objs.Roles, *o.Role)
+	case o.UserGroup != nil:
+		objs.Groups = append(objs.Groups, *o.UserGroup)
+	case o.FieldPolicy != nil:
+		objs.FieldPolicies = append(objs.FieldPolicies, *o.FieldPolicy)
+	case o.ApprovalChain != nil:
+		objs.ApprovalChains = append(objs.ApprovalChains, *o.ApprovalChain)
+	}
+}
+
 // SnapshotObjects returns the tenant's objects in the form Compile takes.
 func (s *Set) SnapshotObjects(tenant string) snapshot.Objects {
 	var objs snapshot.Objects
@@ -349,16 +363,7 @@ func (s *Set) SnapshotObjects(tenant string) snapshot.Objects {
 		if o.Tenant != tenant {
 			continue
 		}
-		switch {
-		case o.Role != nil:
-			objs.Roles = append(objs.Roles, *o.Role)
-		case o.UserGroup != nil:
-			objs.Groups = append(objs.Groups, *o.UserGroup)
-		case o.FieldPolicy != nil:
-			objs.FieldPolicies = append(objs.FieldPolicies, *o.FieldPolicy)
-		case o.ApprovalChain != nil:
-			objs.ApprovalChains = append(objs.ApprovalChains, *o.ApprovalChain)
-		}
+		o.appendTo(&objs)
 	}
 	return objs
 }
@@ -397,16 +402,7 @@ func (s *Set) ByTenant() map[string]snapshot.Objects {
 	}
 	for _, o := range s.Objects {
 		objs := m[o.Tenant]
-		switch {
-		case o.Role != nil:
-			objs.Roles = append(objs.Roles, *o.Role)
-		case o.UserGroup != nil:
-			objs.Groups = append(objs.Groups, *o.UserGroup)
-		case o.FieldPolicy != nil:
-			objs.FieldPolicies = append(objs.FieldPolicies, *o.FieldPolicy)
-		case o.ApprovalChain != nil:
-			objs.ApprovalChains = append(objs.ApprovalChains, *o.ApprovalChain)
-		}
+		o.appendTo(&objs)
 		m[o.Tenant] = objs
 	}
 	return m

@@ -3,39 +3,13 @@ package jsonscan
 import (
 	"encoding/json"
 	"math"
-	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// refExact is the reference of exactFloat with math/big: a JSON number is
-// accepted when float64 parsing keeps it in range and the shortest
-// formatting of the float has exactly the rational value of the text.
-// internal/authz's decoder tests keep a copy (test files cannot share).
-func refExact(t testing.TB, txt string) bool {
-	f, err := strconv.ParseFloat(txt, 64)
-	if err != nil {
-		return false
-	}
-	mant, exp, _ := strings.Cut(strings.ToLower(txt), "e")
-	if len(strings.TrimLeft(exp, "+-0")) > 6 && len(mant) < 100000 {
-		// |exponent| ≥ 10^6 with a short mantissa (big.Rat would build
-		// 10^exponent): the float is ±Inf (rejected above) or 0, exact
-		// only when the text is 0 too.
-		if f != 0 {
-			t.Fatalf("%s parses to %v", txt, f)
-		}
-		return !strings.ContainsAny(mant, "123456789")
-	}
-	in, ok := new(big.Rat).SetString(txt)
-	if !ok {
-		t.Fatalf("big.Rat rejects %q", txt)
-	}
-	out, _ := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	return in.Cmp(out) == 0
-}
+	"github.com/gatehouse-dev/gatehouse/internal/authz/jsonscan/jsonscantest"
+)
 
 // FuzzNumberExact compares exactFloat (with its 15-digit fast path)
 // with the math/big reference on every JSON number.
@@ -62,7 +36,7 @@ func FuzzNumberExact(f *testing.F) {
 		}
 		fl, err := strconv.ParseFloat(s, 64)
 		got := err == nil && exactFloat(txt, fl)
-		if want := refExact(t, s); got != want {
+		if want := jsonscantest.RefExact(t, s); got != want {
 			t.Fatalf("%s: exactFloat %v, math/big %v", s, got, want)
 		}
 		// The decoder agrees.
@@ -93,7 +67,7 @@ func TestNumberExactRandom(t *testing.T) {
 		n++
 		f, err := strconv.ParseFloat(s, 64)
 		got := err == nil && exactFloat([]byte(s), f)
-		if want := refExact(t, s); got != want {
+		if want := jsonscantest.RefExact(t, s); got != want {
 			t.Fatalf("%s: exactFloat %v, math/big %v", s, got, want)
 		}
 	}
