@@ -82,6 +82,10 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := opts.limits.Validate(); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "invalid flag")
+		os.Exit(2)
+	}
 	log := ctrl.Log.WithName("setup")
 	if err := run(opts); err != nil {
 		log.Error(err, "manager stopped")

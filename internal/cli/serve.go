@@ -71,6 +71,9 @@ func newServeCmd(e *env) *cobra.Command {
   gatehouse serve -f policy/ --listen :8080 --token-file /run/secrets/gatehouse-token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := tenantLimits.Validate(); err != nil {
+				return usageError("%v", err)
+			}
 			if src.fromCluster && watch {
 				return usageError("--watch works on files only; the operator serves from the cluster")
 			}

@@ -231,3 +231,16 @@ func inheritanceDepths(edges map[string][]v1alpha1.ObjectName) map[string]int {
 	}
 	return depth
 }
+
+// Validate rejects a negative limit, naming its flag (0 is no limit).
+func (l Limits) Validate() error {
+	for _, spec := range limitTable {
+		if *spec.get(&l) < 0 {
+			return fmt.Errorf("--%s: a limit must be 0 (none) or more, not %d", spec.flag, *spec.get(&l))
+		}
+	}
+	if l.CompiledBytes < 0 {
+		return fmt.Errorf("--%s: a limit must be 0 (none) or more, not %d", compiledBytesFlag, l.CompiledBytes)
+	}
+	return nil
+}

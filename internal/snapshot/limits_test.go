@@ -202,3 +202,20 @@ func TestDefaultLimitsFitGeneratedTenant(t *testing.T) {
 		t.Fatalf("default limits: %v", ps[0])
 	}
 }
+
+func TestLimitsValidate(t *testing.T) {
+	for name, tc := range map[string]struct {
+		limits snapshot.Limits
+		want   string // substring of the error; "" for none
+	}{
+		"defaults":             {snapshot.DefaultLimits(), ""},
+		"zero is no limit":     {snapshot.Limits{}, ""},
+		"a negative count":     {snapshot.Limits{Roles: -1}, "--tenant-max-roles"},
+		"a negative byte size": {snapshot.Limits{CompiledBytes: -5}, "--tenant-max-compiled-bytes"},
+	} {
+		err := tc.limits.Validate()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
