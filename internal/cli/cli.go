@@ -185,6 +185,7 @@ func newRoot(e *env) *cobra.Command {
 		newDiffCmd(e),
 		newImportCmd(e),
 		newServeCmd(e),
+		newAuditCmd(e),
 	)
 	return root
 }
