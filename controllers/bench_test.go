@@ -56,7 +56,7 @@ func startBenchManager(b *testing.B, cfg *rest.Config, s *runtime.Scheme) *bench
 		b.Fatal(err)
 	}
 	m := &benchManager{store: store.New(), done: make(chan error, 1)}
-	m.rec, err = controllers.SetupWithManager(mgr, controllers.Options{Store: m.store, Audit: audit.Discard(), Replica: "bench"})
+	m.rec, err = controllers.SetupWithManager(mgr, controllers.Options{Store: m.store, Audit: audit.NewTrail(audit.Options{}, audit.Discard()), Replica: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,8 +59,9 @@ type Options struct {
 	// webhook and the authorization endpoint of the same manager.
 	Store *store.Store
 	// Audit receives a record for every change of a served snapshot; nil
-	// writes JSON lines to standard output.
-	Audit *audit.Sink
+	// writes JSON lines to standard output. With Audit.Required a change
+	// is served only once its record is delivered.
+	Audit *audit.Trail
 	// Debounce delays compiling a tenant after a change; 0 means
 	// DefaultDebounce, a negative value compiles at once.
 	Debounce time.Duration
@@ -109,7 +110,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		return nil, fmt.Errorf("controllers: Options.Shard: %w", err)
 	}
 	if opts.Audit == nil {
-		opts.Audit = audit.NewSink(os.Stdout)
+		opts.Audit = audit.NewTrail(audit.Options{}, audit.NewLines(os.Stdout))
 	}
 	if opts.Debounce == 0 {
 		opts.Debounce = DefaultDebounce

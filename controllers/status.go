@@ -105,14 +105,15 @@ func desiredSnapshotStatus(cur *accessv1.PermissionSnapshotStatus, generation in
 }
 
 // refusedSnapshotStatus marks a PermissionSnapshot whose tenant's last
-// compile was refused (over its compiled-size quota): Ready is False with
-// the problem, the rest still describes what is served (if anything).
+// compile was refused (over its compiled-size quota, or its audit record
+// not delivered): Ready is False with the problem, the rest still describes
+// what is served (if anything).
 func refusedSnapshotStatus(st *accessv1.PermissionSnapshotStatus, generation int64, serving bool, problems []snapshot.Problem) {
 	msg := joinProblems(problems)
 	if serving {
-		msg = "The latest change was not compiled: " + msg + ". Still serving revision " + st.Revision
+		msg = "The latest change is not served: " + msg + ". Still serving revision " + st.Revision
 	} else {
-		msg = "Not compiled: " + msg + ". Nothing is served: the authorization endpoint denies this tenant (NoSnapshot)"
+		msg = "Not served: " + msg + ". Nothing is served: the authorization endpoint denies this tenant (NoSnapshot)"
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: accessv1.ConditionReady, Status: metav1.ConditionFalse, Reason: problems[0].Reason,

@@ -155,7 +155,7 @@ func startReplica(o replicaOptions) *replica {
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	r := &replica{mgr: mgr, store: store.New(), audit: &auditBuffer{}, done: make(chan error, 1)}
 	r.rec, err = controllers.SetupWithManager(mgr, controllers.Options{
-		Store: r.store, Audit: audit.NewSink(r.audit), Debounce: o.debounce, Replica: o.name, Shard: o.shard, Limits: o.limits,
+		Store: r.store, Audit: audit.NewTrail(audit.Options{}, audit.NewLines(r.audit)), Debounce: o.debounce, Replica: o.name, Shard: o.shard, Limits: o.limits,
 	})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	var mctx context.Context

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ import (
 type TenantReconciler struct {
 	client    client.Client
 	store     *store.Store
-	audit     *audit.Sink
+	audit     *audit.Trail
 	recorder  events.EventRecorder
 	readiness *ReadinessTracker
 	elected   <-chan struct{}
@@ -114,8 +115,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	if in.empty() {
 		r.drop(ctx, tenant, "it has no access objects left")
-	} else {
-		r.compile(ctx, tenant, in)
+	} else if err := r.compile(ctx, tenant, in); err != nil {
+		r.compiledTenant(tenant) // status says why the change is withheld
+		return ctrl.Result{}, err
 	}
 	r.readiness.Observe(tenant)
 	r.compiledTenant(tenant)
@@ -140,14 +142,14 @@ func (r *TenantReconciler) isLeader() bool {
 // The snapshot is always served, even when objects have problems: the
 // compiler leaves the bad objects (and those depending on them) out and the
 // rest applies, so one bad edit never takes a tenant's access away.
-func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenantObjects) {
+func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenantObjects) error {
 	versions := in.versions()
 	prev := r.compiled(tenant)
 	served := r.store.Get(tenant)
 	if prev != nil && served == prev.entry && maps.Equal(prev.versions, versions) {
 		// Nothing changed since the last compile (say, an object was
 		// re-listed by a resync).
-		return
+		return nil
 	}
 	if prev != nil && prev.refused != nil {
 		prev = prev.lastGood // what is served is what a change is audited against
@@ -165,7 +167,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		r.remember(tenant, &tenantState{versions: versions, entry: served, refused: problems, lastGood: prev})
 		log.FromContext(ctx).Info("tenant not compiled: over its quota; the last good snapshot keeps serving",
 			"tenant", tenant, "problems", problems, "took", took)
-		return
+		return nil
 	}
 	byObject := problemsByObject(problems)
 	state := &tenantState{versions: versions, leftOut: make(map[objectKey]bool, len(byObject)), entry: served}
@@ -178,16 +180,27 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		// keep the served snapshot, so waiters are not woken for nothing.
 		metrics.ObserveCompile(tenant, took, false, nil, 0, now)
 		r.remember(tenant, state)
-		return
+		return nil
 	}
 
 	entry := &store.Entry{Snapshot: snap, CompiledAt: now, Problems: problems}
 	state.entry = entry
 	rec := r.auditRecord(ctx, tenant, prev, served, entry, in, byObject)
-	// The audit line is written before the swap: whatever a replica serves
-	// has been audited, even if the process dies right after.
-	if err := r.audit.Write(rec); err != nil {
-		metrics.AuditErrors.Inc()
+	// The audit record is written before the swap: whatever a replica
+	// serves has been audited, even if the process dies right after.
+	if err := r.audit.Record(ctx, rec); err != nil {
+		if r.audit.Required() {
+			// --audit-required: a change without its record is not served.
+			// The last good snapshot keeps serving, status says why, and
+			// the tenant is compiled again with backoff.
+			metrics.AuditWithheld.Inc()
+			r.remember(tenant, &tenantState{entry: served, lastGood: prev, refused: []snapshot.Problem{{
+				Kind: snapshot.KindTenant, Name: tenant, Reason: accessv1.ReasonAuditUndelivered,
+				Message: "its audit record could not be delivered (--audit-required): " + err.Error()}}})
+			log.FromContext(ctx).Error(err, "change withheld: its audit record was not delivered; the last good snapshot keeps serving",
+				"tenant", tenant, "revision", rec.ToRevision)
+			return fmt.Errorf("withholding revision %s of tenant %s: %w", rec.ToRevision, tenant, err)
+		}
 		log.FromContext(ctx).Error(err, "audit record lost", "tenant", tenant, "revision", rec.ToRevision)
 	}
 	r.store.Set(tenant, entry)
@@ -204,6 +217,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 	if r.isLeader() && r.readiness.Ready() {
 		r.emitEvents(ctx, tenant, in, &rec)
 	}
+	return nil
 }
 
 func (r *TenantReconciler) remember(tenant string, state *tenantState) {
@@ -268,8 +282,7 @@ func changedObjects(prev *tenantState, in *tenantObjects, byObject map[objectKey
 	seen := make(map[objectKey]bool, len(in.items))
 	for _, it := range in.items {
 		seen[it.key] = true
-		o := audit.Object{Kind: it.key.kind, Name: it.key.name, Generation: it.obj.GetGeneration(),
-			Served: len(byObject[it.key]) == 0, Problems: byObject[it.key]}
+		o := auditObject(it, byObject)
 		var was objectVersion
 		var existed bool
 		if prev != nil {
@@ -299,7 +312,9 @@ func changedObjects(prev *tenantState, in *tenantObjects, byObject map[objectKey
 		}
 		sortKeys(deleted)
 		for _, k := range deleted {
-			out = append(out, audit.Object{Kind: k.kind, Name: k.name, Change: audit.ChangeDeleted})
+			was := prev.versions[k]
+			out = append(out, audit.Object{Kind: k.kind, Name: k.name, Change: audit.ChangeDeleted,
+				UID: string(was.uid), Generation: was.generation})
 		}
 	}
 	return out
@@ -317,10 +332,24 @@ func staleObjects(in *tenantObjects, byObject map[objectKey][]snapshot.Problem) 
 		if it.status.ObservedGeneration == 0 {
 			change = audit.ChangeCreated
 		}
-		out = append(out, audit.Object{Kind: it.key.kind, Name: it.key.name, Change: change,
-			Generation: it.obj.GetGeneration(), Served: len(byObject[it.key]) == 0, Problems: byObject[it.key]})
+		o := auditObject(it, byObject)
+		o.Change = change
+		out = append(out, o)
 	}
 	return out
+}
+
+// auditObject describes it as of this compile: its identity, the
+// generation and spec hash an admission record of its change names too,
+// whether it is served, and where a GitOps tool applied it from.
+func auditObject(it accessItem, byObject map[objectKey][]snapshot.Problem) audit.Object {
+	o := audit.Object{Kind: it.key.kind, Name: it.key.name, UID: string(it.obj.GetUID()), Generation: it.obj.GetGeneration(),
+		Served: len(byObject[it.key]) == 0, Problems: byObject[it.key],
+		Source: audit.SourceOf(it.obj.GetLabels(), it.obj.GetAnnotations())}
+	if ao, ok := it.obj.(accessv1.AccessObject); ok {
+		o.SpecHash = audit.SpecHash(ao)
+	}
+	return o
 }
 
 // emitEvents records an Event on every object the audit record lists; a
@@ -376,8 +405,9 @@ func (r *TenantReconciler) drop(ctx context.Context, tenant, why string) bool {
 		FromRevision: old.Snapshot.Revision(), Diff: &diff,
 		Objects: changedObjects(prev, &tenantObjects{}, nil),
 	}
-	if err := r.audit.Write(rec); err != nil {
-		metrics.AuditErrors.Inc()
+	// Dropping only takes access away, so it happens even when the record
+	// is not delivered (--audit-required included).
+	if err := r.audit.Record(ctx, rec); err != nil {
 		log.FromContext(ctx).Error(err, "audit record lost", "tenant", tenant, "event", audit.EventDropped)
 	}
 	r.store.Delete(tenant)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -41,6 +42,13 @@ type Options struct {
 	// Limits are the tenant quotas a change must keep within; nil means
 	// snapshot.DefaultLimits(). Give the controllers the same.
 	Limits *snapshot.Limits
+	// Audit receives the admission records (nil: none). Give the
+	// controllers the same trail.
+	Audit *audit.Trail
+	// Replica names this process in admission records.
+	Replica string
+	// ArgoCDNamespace is Argo CD's namespace (empty: DefaultArgoCDNamespace).
+	ArgoCDNamespace string
 }
 
 // Setup adds the validating webhook server to the manager and returns it
@@ -53,6 +61,10 @@ func Setup(mgr manager.Manager, st *store.Store, opts Options) (crwebhook.Server
 	if opts.Limits != nil {
 		v.Limits = *opts.Limits
 	}
+	v.Audit, v.Replica, v.ArgoCDNamespace = opts.Audit, opts.Replica, opts.ArgoCDNamespace
+	// Uncached: Applications are read only for GitOps changes, and caching
+	// every Application of the cluster would cost more than the reads.
+	v.Applications = mgr.GetAPIReader()
 	server.Register(ValidatePath, &crwebhook.Admission{Handler: v})
 	if !opts.CertRotation {
 		return server, mgr.Add(server)

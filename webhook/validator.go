@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	policy "github.com/gatehouse-dev/gatehouse/internal/admission"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -36,6 +37,18 @@ type Validator struct {
 	Reviews client.Client
 	// Decoder decodes the admitted objects.
 	Decoder admission.Decoder
+	// Audit receives an admission record of every reviewed change, denied
+	// ones included (nil: none). With Audit.Required an admitted change
+	// whose record is not delivered is denied.
+	Audit *audit.Trail
+	// Replica names this process in admission records.
+	Replica string
+	// Applications reads Argo CD Applications, for the synced revision of
+	// a GitOps change (nil: the record names the Application only).
+	Applications client.Reader
+	// ArgoCDNamespace is where Applications named without a namespace live
+	// (empty: DefaultArgoCDNamespace).
+	ArgoCDNamespace string
 }
 
 // NewValidator returns a Validator decoding with scheme.
@@ -45,19 +58,35 @@ func NewValidator(reader client.Reader, reviews client.Client, st *store.Store, 
 
 var _ admission.Handler = &Validator{}
 
-// Handle admits or rejects one change to an access object.
+// Handle admits or rejects one change to an access object, and records
+// who asked and the verdict in the audit trail.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	obj, old, resp := v.review(ctx, req)
+	if err := v.recordAdmission(ctx, req, obj, old, resp); err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
+	return resp
+}
+
+// review decides on req; obj and old are the decoded object and (for an
+// update) its previous version, nil when they could not be decoded.
+func (v *Validator) review(ctx context.Context, req admission.Request) (obj, old v1alpha1.AccessObject, resp admission.Response) {
 	obj, err := v.decode(req)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return nil, nil, admission.Errored(http.StatusBadRequest, err)
+	}
+	if req.Operation == admissionv1.Update {
+		if old, err = v.decodeRaw(req.Kind.Kind, req.OldObject.Raw); err != nil {
+			return obj, nil, admission.Errored(http.StatusBadRequest, err)
+		}
 	}
 	tenant, err := v.tenantObjects(ctx, req.Namespace)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing the tenant's access objects: %w", err))
+		return obj, old, admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing the tenant's access objects: %w", err))
 	}
 	privileged, err := v.privileged(ctx, req, obj)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return obj, old, admission.Errored(http.StatusInternalServerError, err)
 	}
 	in := policy.Request{
 		Operation:  policy.Operation(req.Operation),
@@ -69,19 +98,17 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		Privileged: privileged,
 		Limits:     v.Limits,
 	}
-	if req.Operation == admissionv1.Update {
-		if in.OldObject, err = v.decodeRaw(req.Kind.Kind, req.OldObject.Raw); err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
-		}
+	if old != nil {
+		in.OldObject = old
 	}
 	out := policy.Review(in)
 	if !out.Allowed() {
-		return admission.Denied(out.Message()).WithWarnings(out.Warnings...)
+		return obj, old, admission.Denied(out.Message()).WithWarnings(out.Warnings...)
 	}
-	return admission.Allowed("").WithWarnings(out.Warnings...)
+	return obj, old, admission.Allowed("").WithWarnings(out.Warnings...)
 }
 
-func (v *Validator) decode(req admission.Request) (any, error) {
+func (v *Validator) decode(req admission.Request) (v1alpha1.AccessObject, error) {
 	raw := req.Object.Raw
 	if req.Operation == admissionv1.Delete {
 		raw = req.OldObject.Raw
@@ -89,7 +116,7 @@ func (v *Validator) decode(req admission.Request) (any, error) {
 	return v.decodeRaw(req.Kind.Kind, raw)
 }
 
-func (v *Validator) decodeRaw(kind string, raw []byte) (any, error) {
+func (v *Validator) decodeRaw(kind string, raw []byte) (v1alpha1.AccessObject, error) {
 	k, ok := v1alpha1.LookupAccessKind(kind)
 	if !ok {
 		return nil, fmt.Errorf("kind %q is not an access kind", kind)

@@ -29,6 +29,8 @@ type AccessObject interface {
 	AccessKind() string
 	// AccessStatus points to the object's status.
 	AccessStatus() *AccessObjectStatus
+	// AccessSpec points to the object's spec (what its generation counts).
+	AccessSpec() any
 }
 
 // AccessObjectList is implemented by the lists of the access kinds.
@@ -95,6 +97,18 @@ func (o *FieldPolicy) AccessStatus() *AccessObjectStatus { return &o.Status }
 
 // AccessStatus implements AccessObject.
 func (o *ApprovalChain) AccessStatus() *AccessObjectStatus { return &o.Status }
+
+// AccessSpec implements AccessObject.
+func (o *Role) AccessSpec() any { return &o.Spec }
+
+// AccessSpec implements AccessObject.
+func (o *UserGroup) AccessSpec() any { return &o.Spec }
+
+// AccessSpec implements AccessObject.
+func (o *FieldPolicy) AccessSpec() any { return &o.Spec }
+
+// AccessSpec implements AccessObject.
+func (o *ApprovalChain) AccessSpec() any { return &o.Spec }
 
 // AccessItems implements AccessObjectList.
 func (l *RoleList) AccessItems() []AccessObject { return accessItems(l.Items) }

@@ -114,6 +114,10 @@ const (
 	// ReasonQuotaExceeded: the object, or the tenant with it, exceeds a
 	// per-tenant limit the platform operator set.
 	ReasonQuotaExceeded = "QuotaExceeded"
+	// ReasonAuditUndelivered: the tenant's latest change is not served
+	// because its audit record could not be delivered and the manager runs
+	// with --audit-required; the last good snapshot keeps serving.
+	ReasonAuditUndelivered = "AuditUndelivered"
 )
 
 // AccessObjectStatus is the observed state shared by Roles, UserGroups,

@@ -21,7 +21,6 @@ import (
 
 	accessv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/version"
@@ -45,7 +44,7 @@ type options struct {
 	leaderElectionNamespace string
 	serving                 servingOptions
 	debounce                time.Duration
-	auditLog                string
+	audit                   auditOptions
 	concurrency             int
 	shard                   controllers.Shard
 	limits                  snapshot.Limits
@@ -71,7 +70,7 @@ func main() {
 	flag.IntVar(&opts.serving.webhook.Port, "webhook-port", 9443, "Port of the webhook server.")
 	opts.serving.bindFlags(flag.CommandLine)
 	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
-	flag.StringVar(&opts.auditLog, "audit-log", "-", "File the audit trail (one JSON line per served change) is appended to; - is standard output.")
+	opts.audit.bindFlags(flag.CommandLine)
 	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
 	flag.StringVar(&opts.shard.Name, "shard", "", "Compile, serve and write status only for the tenant namespaces labelled "+controllers.ShardLabel+"=<this name> (a DNS label); empty serves every namespace.")
 	flag.BoolVar(&opts.shard.Default, "shard-default", false, "With --shard: also serve the namespaces without the "+controllers.ShardLabel+" label. Exactly one shard of an install should set it.")
@@ -129,11 +128,12 @@ func run(opts options) error {
 		return err
 	}
 
-	auditSink, err := audit.OpenFile(opts.auditLog)
+	replica, _ := os.Hostname() // the pod name in a cluster
+	trail, closeTrail, err := opts.audit.trail(replica)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = auditSink.Close() }()
+	defer closeTrail()
 
 	// One store per process, shared by everything that serves decisions
 	// (the webhook and the authorization endpoint are added to mgr with the
@@ -141,7 +141,8 @@ func run(opts options) error {
 	snapshots := store.New()
 	if _, err := controllers.SetupWithManager(mgr, controllers.Options{
 		Store:                   snapshots,
-		Audit:                   auditSink,
+		Audit:                   trail,
+		Replica:                 replica,
 		Debounce:                opts.debounce,
 		MaxConcurrentReconciles: opts.concurrency,
 		Shard:                   opts.shard,
@@ -150,6 +151,8 @@ func run(opts options) error {
 		return err
 	}
 	opts.serving.webhook.Limits = &opts.limits
+	opts.serving.webhook.Audit, opts.serving.webhook.Replica, opts.serving.webhook.ArgoCDNamespace = trail, replica, opts.audit.argoCDNS
+	opts.serving.decisions = trail
 	if err := setupServing(mgr, snapshots, opts.serving); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -39,6 +38,8 @@ type servingOptions struct {
 	// mapping (authz.BindFlags); the rest of their fields are set here.
 	limits authz.Options
 	server authz.ServerOptions
+	// decisions receives the sampled decision records (the audit trail).
+	decisions authz.DecisionSink
 }
 
 func (o *servingOptions) bindFlags(fs *flag.FlagSet) {
@@ -103,7 +104,7 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 	hopts := o.limits
 	hopts.Authenticator, hopts.TenantAuthorizer, hopts.DefaultTenant = authn, tenants, o.defaultTen
 	hopts.MaxBatch, hopts.MinRevisionWait = o.maxBatch, o.minRevWait
-	hopts.DecisionLog = slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "decisions")
+	hopts.DecisionLog = o.decisions
 	hopts.DecisionLogSampleRate = o.sampleRate
 	hopts.Observer = metrics.NewAuthzObserver(authz.EndpointNames(), authz.RejectionReasons()...)
 	handler, err := authz.New(st, hopts)

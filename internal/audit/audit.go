@@ -1,23 +1,27 @@
-// Package audit writes Gatehouse's audit trail: one JSON line for every
-// change to the permission snapshot a tenant is served, saying which objects
-// changed, the old and new revision, and who gained or lost which permission,
-// field access or approver role.
+// Package audit writes Gatehouse's audit trail: who changed which access
+// object (the webhook's admission records, denials included), which served
+// snapshot each change produced and who gained or lost which permission,
+// field access or approver role (the compile records), and sampled
+// authorization decisions.
 //
-// Records are written synchronously, one Write call per line, under a mutex:
-// a burst of changes produces one complete line per change, in order, and a
-// line is on its way to the writer before the change it describes is served.
-// There is no buffering that a crash could lose.
+// A Trail fans records out to sinks: JSON lines on a stream or a file
+// (Lines, synchronous) and CloudEvents over HTTP (asynchronous, batched,
+// retried). With Trail.Required, a compile is served only once its record
+// is delivered to every sink.
+//
+// Records of different replicas join on object identity: an admission
+// record and a compile record name the same object change with the same
+// Object.Key (tenant, kind, name, UID, generation and spec hash), whichever
+// replica wrote each.
 package audit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
@@ -41,6 +45,13 @@ const (
 	// EventDropped: the tenant's last access object was deleted and the
 	// tenant is no longer served; the diff lists what its subjects lost.
 	EventDropped = "dropped"
+	// EventAdmission: the validating webhook reviewed a change to an access
+	// object, admitted or denied it. Admission says who asked and the
+	// verdict; Objects has the one object, with the generation and spec
+	// hash the change would store.
+	EventAdmission = "admission"
+	// EventDecision: one sampled authorization decision (Decision).
+	EventDecision = "decision"
 )
 
 // Object changes.
@@ -57,6 +68,9 @@ const (
 	// ChangeRestored: the object did not change but is served again, because
 	// an object it depends on was fixed.
 	ChangeRestored = "restored"
+	// ChangeUnchanged: an admitted update that leaves the spec as it was
+	// (labels or annotations only); no compile follows it.
+	ChangeUnchanged = "unchanged"
 )
 
 // Object is one access object a record is about.
@@ -65,107 +79,165 @@ type Object struct {
 	Kind string `json:"kind"`
 	// Name is the object's name in the tenant namespace.
 	Name string `json:"name"`
-	// Change is created, updated, deleted, leftOut or restored.
+	// Change is created, updated, deleted, leftOut, restored or unchanged.
 	Change string `json:"change"`
-	// Generation is the object's metadata.generation (0 when deleted).
+	// UID is the object's metadata.uid: a name reused after a deletion is
+	// another object.
+	UID string `json:"uid,omitempty"`
+	// Generation is the object's metadata.generation (for a deletion, the
+	// last one it had; 0 when unknown).
 	Generation int64 `json:"generation,omitempty"`
+	// SpecHash identifies the spec of that generation (SpecHash).
+	SpecHash string `json:"specHash,omitempty"`
 	// Served tells whether the object is part of the new snapshot.
 	Served bool `json:"served"`
 	// Problems say why the object is left out (empty when Served).
 	Problems []snapshot.Problem `json:"problems,omitempty"`
+	// Source is where a GitOps controller applied the object from, read
+	// from its labels and annotations (nil: none recognised).
+	Source *Source `json:"source,omitempty"`
+}
+
+// Key identifies one change of one object across records and replicas:
+// the admission record of a change and every compile record it caused
+// have the same key. A deletion's key has no generation or spec hash.
+type Key struct {
+	Tenant, Kind, Name, UID string
+	Generation              int64
+	SpecHash                string
+}
+
+// KeyOf returns the key of o's change in tenant.
+func KeyOf(tenant string, o Object) Key {
+	if o.Change == ChangeDeleted {
+		return Key{Tenant: tenant, Kind: o.Kind, Name: o.Name, UID: o.UID}
+	}
+	return Key{Tenant: tenant, Kind: o.Kind, Name: o.Name, UID: o.UID, Generation: o.Generation, SpecHash: o.SpecHash}
+}
+
+// SpecHash returns a short hash of obj's spec. The webhook and the
+// compilers hash the same typed spec, so they agree on it; with the UID and
+// generation it tells apart two admitted requests for the same generation
+// of which only one was stored.
+func SpecHash(obj v1alpha1.AccessObject) string {
+	raw, err := json.Marshal(obj.AccessSpec())
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Source says where a GitOps controller applied an object from.
+type Source struct {
+	// Tool is the GitOps controller: "argocd" or "flux".
+	Tool string `json:"tool"`
+	// Application is the Argo CD Application ("namespace/name" when it is
+	// not in Argo CD's own namespace) or Flux Kustomization (namespace/name).
+	Application string `json:"application,omitempty"`
+	// TrackingID is Argo CD's argocd.argoproj.io/tracking-id annotation.
+	TrackingID string `json:"trackingId,omitempty"`
+	// RepoURL, Path and Revision locate the commit the object was synced
+	// from, read from the Application when the webhook may read it.
+	RepoURL  string `json:"repoURL,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	// InitiatedBy is who started the sync: an Argo CD user, or "automated".
+	InitiatedBy string `json:"initiatedBy,omitempty"`
+}
+
+// User is the Kubernetes user of an admission request.
+type User struct {
+	Name   string   `json:"name"`
+	UID    string   `json:"uid,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// ServiceAccount is "namespace/name" when the user is a ServiceAccount.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// Verdicts of an admission.
+const (
+	VerdictAdmitted = "admitted"
+	VerdictDenied   = "denied"
+)
+
+// Admission is the webhook's review of one change (EventAdmission).
+type Admission struct {
+	// RequestUID is the AdmissionReview request's UID (as in the API
+	// server's own audit log, which it joins).
+	RequestUID string `json:"requestUID"`
+	// Operation is CREATE, UPDATE or DELETE.
+	Operation string `json:"operation"`
+	User      User   `json:"user"`
+	// Verdict is admitted or denied.
+	Verdict string `json:"verdict"`
+	// Reason is the denial's message (escalation, validation or quota).
+	Reason string `json:"reason,omitempty"`
+	// Warnings are the warnings returned with the verdict.
+	Warnings []string `json:"warnings,omitempty"`
+	// DryRun: the change was only tried (kubectl --dry-run=server) and is
+	// never stored.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Decision is one sampled authorization decision (EventDecision). It never
+// holds tokens, property values or context values.
+type Decision struct {
+	// Endpoint is the API that answered (evaluation, fields, plan…).
+	Endpoint string `json:"endpoint,omitempty"`
+	// Caller is the authenticated application that asked.
+	Caller       string `json:"caller"`
+	Subject      string `json:"subject"`
+	Action       string `json:"action"`
+	ResourceType string `json:"resourceType"`
+	ResourceID   string `json:"resourceId,omitempty"`
+	Allowed      bool   `json:"allowed"`
+	Reason       string `json:"reason,omitempty"`
+	// Role and Group granted an allow.
+	Role  string `json:"role,omitempty"`
+	Group string `json:"group,omitempty"`
+	// Revision is the snapshot revision that decided.
+	Revision string `json:"revision,omitempty"`
+	// LatencyMicros is the time from reading the request to deciding.
+	LatencyMicros int64  `json:"latencyMicros"`
+	RequestID     string `json:"requestId,omitempty"`
 }
 
 // Record is one audit line.
 type Record struct {
 	// Type is always RecordType.
 	Type string `json:"type"`
-	// Time is when the new snapshot was compiled (or the tenant dropped).
+	// Time is when the new snapshot was compiled (or the tenant dropped, the
+	// change reviewed, the decision made).
 	Time time.Time `json:"time"`
 	// Replica names the process that wrote the record; every replica of an
 	// HA deployment compiles, serves and audits on its own.
 	Replica string `json:"replica,omitempty"`
 	// Tenant is the tenant namespace.
 	Tenant string `json:"tenant"`
-	// Event is compiled, loaded or dropped.
+	// Event is compiled, loaded, dropped, admission or decision.
 	Event string `json:"event"`
 	// FromRevision is the revision served before ("" for a new tenant).
 	FromRevision string `json:"fromRevision,omitempty"`
 	// ToRevision is the revision served now ("" when dropped).
 	ToRevision string `json:"toRevision,omitempty"`
-	// Objects are the objects whose change caused the new revision.
+	// Objects are the objects whose change caused the new revision (for an
+	// admission, the object reviewed).
 	Objects []Object `json:"objects,omitempty"`
 	// Diff is who gained or lost what; nil when it cannot be computed
 	// (EventLoaded).
 	Diff *snapshot.Changes `json:"diff,omitempty"`
+	// Admission is set on admission records.
+	Admission *Admission `json:"admission,omitempty"`
+	// Decision is set on decision records.
+	Decision *Decision `json:"decision,omitempty"`
 }
 
-// Sink writes records as JSON lines. It is safe for concurrent use. The zero
-// value is not usable; use NewSink, OpenFile or Discard.
-type Sink struct {
-	mu     sync.Mutex
-	w      io.Writer
-	closer io.Closer
-}
-
-// NewSink returns a Sink writing to w. Closing the Sink does not close w.
-func NewSink(w io.Writer) *Sink {
-	return &Sink{w: w}
-}
-
-// Discard returns a Sink that drops every record (for tools and tests that
-// do not need a trail).
-func Discard() *Sink {
-	return NewSink(io.Discard)
-}
-
-// OpenFile returns a Sink appending to the file at path, created with mode
-// 0600 when missing; "-" or "" means standard output. Close closes the file.
-func OpenFile(path string) (*Sink, error) {
-	if path == "" || path == "-" {
-		return NewSink(os.Stdout), nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	return &Sink{w: f, closer: f}, nil
-}
-
-// Write encodes the record as one line and writes it before returning. An
-// empty Type is set to RecordType.
-func (s *Sink) Write(r Record) error {
-	if r.Type == "" {
-		r.Type = RecordType
-	}
-	line, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("audit: encoding the record of tenant %s: %w", r.Tenant, err)
-	}
-	line = append(line, '\n')
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w == nil {
-		return errors.New("audit: sink is closed")
-	}
-	// One Write call per line: with O_APPEND a line is never interleaved
-	// with another writer's, and a short write is an error, not half a line
-	// silently followed by the next one.
-	if _, err := s.w.Write(line); err != nil {
-		return fmt.Errorf("audit: writing the record of tenant %s: %w", r.Tenant, err)
-	}
-	return nil
-}
-
-// Close closes the file OpenFile opened; later writes fail. It is a no-op
-// for a Sink made by NewSink other than stopping writes.
-func (s *Sink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.w = nil
-	if s.closer != nil {
-		err := s.closer.Close()
-		s.closer = nil
-		return err
-	}
-	return nil
+// ID is a stable identifier of the record (the CloudEvent id): the same
+// record sent twice has the same ID, so a receiver can drop duplicates.
+func (r *Record) ID() string {
+	h := sha256.New()
+	line, _ := json.Marshal(r)
+	h.Write(line)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -51,9 +52,9 @@ func decodeLines(t *testing.T, data []byte) []audit.Record {
 
 func TestWriteIsOneJSONLinePerRecord(t *testing.T) {
 	var buf bytes.Buffer
-	s := audit.NewSink(&buf)
+	s := audit.NewLines(&buf)
 	for i := range 3 {
-		if err := s.Write(record("acme", i)); err != nil {
+		if err := s.Write(context.Background(), ptr(record("acme", i)), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -79,7 +80,7 @@ func TestWriteIsOneJSONLinePerRecord(t *testing.T) {
 
 func TestFieldNames(t *testing.T) {
 	var buf bytes.Buffer
-	if err := audit.NewSink(&buf).Write(record("acme", 0)); err != nil {
+	if err := audit.NewLines(&buf).Write(context.Background(), ptr(record("acme", 0)), false); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -100,7 +101,7 @@ func TestFieldNames(t *testing.T) {
 // A burst of concurrent writers yields every record, each on its own line.
 func TestConcurrentWritesLoseNothing(t *testing.T) {
 	var buf bytes.Buffer
-	s := audit.NewSink(&buf)
+	s := audit.NewLines(&buf)
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -108,7 +109,7 @@ func TestConcurrentWritesLoseNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := s.Write(record(string(rune('a'+w)), i)); err != nil {
+				if err := s.Write(context.Background(), ptr(record(string(rune('a'+w)), i)), false); err != nil {
 					t.Error(err)
 					return
 				}
@@ -135,7 +136,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestWriteErrorsAreReturned(t *testing.T) {
-	err := audit.NewSink(failingWriter{}).Write(record("acme", 0))
+	err := audit.NewLines(failingWriter{}).Write(context.Background(), ptr(record("acme", 0)), false)
 	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "acme") {
 		t.Fatalf("want an error naming the tenant and the cause, got %v", err)
 	}
@@ -148,13 +149,13 @@ func TestOpenFileAppendsAndCloses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Write(record("acme", round)); err != nil {
+		if err := s.Write(context.Background(), ptr(record("acme", round)), false); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Close(); err != nil {
+		if err := s.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Write(record("acme", 9)); err == nil {
+		if err := s.Write(context.Background(), ptr(record("acme", 9)), false); err == nil {
 			t.Fatal("write after Close succeeded")
 		}
 	}
@@ -187,7 +188,9 @@ func TestOpenFileDashIsStdout(t *testing.T) {
 }
 
 func TestDiscard(t *testing.T) {
-	if err := audit.Discard().Write(record("acme", 0)); err != nil {
+	if err := audit.Discard().Write(context.Background(), ptr(record("acme", 0)), false); err != nil {
 		t.Fatal(err)
 	}
 }
+
+func ptr(r audit.Record) *audit.Record { return &r }

@@ -2,33 +2,49 @@ package authz
 
 import (
 	"context"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
-// decisionLog writes sampled, structured decision records. A record names
-// who asked (caller), about whom (subject id), what (action, resource type
-// and id), the decision, its reason and the revision that decided it. It
-// never contains tokens, property values or context values: those may be
-// personal data or secrets an application put in a request.
-type decisionLog struct {
-	l    *slog.Logger
-	rate float64
+// DecisionSink receives sampled decision records; *audit.Trail is one (its
+// Note never waits for delivery).
+type DecisionSink interface {
+	Note(ctx context.Context, r audit.Record) error
 }
 
-func newDecisionLog(l *slog.Logger, rate float64) *decisionLog {
+// decisionLog writes sampled decision records to the audit trail's sinks.
+// A record names who asked (caller), about whom (subject id), what (action,
+// resource type and id), the decision, its reason, the revision that decided
+// it and the latency. It never contains tokens, property values or context
+// values: those may be personal data or secrets an application put in a
+// request.
+type decisionLog struct {
+	sink DecisionSink
+	rate float64
+	now  func() time.Time
+	// names are the endpoints' names (endpointSpec.metric), copied at
+	// construction: reading the endpoints table from a handler the table
+	// refers to would be an initialization cycle.
+	names [epUnknown + 1]string
+}
+
+func newDecisionLog(sink DecisionSink, rate float64) *decisionLog {
 	if rate > 1 {
 		rate = 1
 	}
-	if l == nil || rate <= 0 {
+	if sink == nil || rate <= 0 {
 		return nil
 	}
-	return &decisionLog{l: l, rate: rate}
+	d := &decisionLog{sink: sink, rate: rate, now: time.Now}
+	for ep := range d.names {
+		d.names[ep] = endpoints[ep].metric
+	}
+	return d
 }
 
 // sampled draws whether to log one decision. Sampling is random rather
@@ -37,29 +53,40 @@ func (d *decisionLog) sampled() bool {
 	return d != nil && (d.rate >= 1 || rand.Float64() < d.rate)
 }
 
-func (d *decisionLog) decision(r *http.Request, tenant string, c *Caller, q *snapshot.Request, dec *snapshot.Decision, rev string, start time.Time) {
+func (d *decisionLog) decision(r *http.Request, ep endpoint, tenant string, c *Caller, q *snapshot.Request, dec *snapshot.Decision, rev string, start time.Time) {
 	if !d.sampled() {
 		return
 	}
+	now := d.now()
 	// Request strings alias the pooled request buffer (see view); copy
-	// them, since a slog handler may keep records after this returns.
-	attrs := []slog.Attr{
-		slog.String("tenant", tenant),
-		slog.String("caller", c.Name),
-		slog.String("subject", strings.Clone(q.Subject.ID)),
-		slog.String("action", strings.Clone(q.Action)),
-		slog.String("resourceType", strings.Clone(q.Resource.Type)),
-		slog.String("resourceId", strings.Clone(q.Resource.ID)),
-		slog.Bool("decision", dec.Allowed),
-		slog.String("reason", dec.Reason),
-		slog.String("revision", rev),
-		slog.Duration("elapsed", time.Since(start)),
+	// them, since a sink may keep records after this returns.
+	rec := &audit.Decision{
+		Endpoint:      d.names[ep],
+		Caller:        c.Name,
+		Subject:       strings.Clone(q.Subject.ID),
+		Action:        strings.Clone(q.Action),
+		ResourceType:  strings.Clone(q.Resource.Type),
+		ResourceID:    strings.Clone(q.Resource.ID),
+		Allowed:       dec.Allowed,
+		Reason:        dec.Reason,
+		Revision:      rev,
+		LatencyMicros: now.Sub(start).Microseconds(),
+		RequestID:     clipHeader(r.Header.Get("X-Request-ID")),
 	}
 	if dec.Matched != nil {
-		attrs = append(attrs, slog.String("role", dec.Matched.Role), slog.String("group", dec.Matched.Group))
+		rec.Role, rec.Group = dec.Matched.Role, dec.Matched.Group
 	}
-	if id := r.Header.Get("X-Request-ID"); id != "" {
-		attrs = append(attrs, slog.String("requestId", id))
+	// A full or failing sink is counted by the trail; the answer goes out
+	// regardless.
+	_ = d.sink.Note(r.Context(), audit.Record{Time: now.UTC(), Tenant: tenant, Event: audit.EventDecision, Decision: rec})
+}
+
+// maxRequestID bounds the caller's request id copied into a record.
+const maxRequestID = 128
+
+func clipHeader(v string) string {
+	if len(v) > maxRequestID {
+		v = v[:maxRequestID]
 	}
-	d.l.LogAttrs(context.Background(), slog.LevelInfo, "decision", attrs...)
+	return strings.Clone(v)
 }

@@ -76,7 +76,7 @@
 //
 //	authn, tenants := kubeauth.New(kubernetes.NewForConfigOrDie(mgr.GetConfig()), kubeauth.Options{})
 //	h, err := authz.New(st, authz.Options{Authenticator: authn, TenantAuthorizer: tenants,
-//		DecisionLog: slog.Default(), DecisionLogSampleRate: 0.01})
+//		DecisionLog: trail, DecisionLogSampleRate: 0.01}) // trail: an *audit.Trail
 //	srv, err := authz.NewServer(h, authz.ServerOptions{Addr: ":8443", CertFile: certFile, KeyFile: keyFile})
 //	err = mgr.Add(srv) // Server is a manager.Runnable that runs on every replica
 //

@@ -75,7 +75,7 @@ func (h *Handler) serveEvaluation(w http.ResponseWriter, r *http.Request, st *st
 	st.out = appendDecision(st.out[:0], o)
 	w.Header()[RevisionHeader] = h.revisionHeader(snap)
 	w.Write(st.out)
-	h.log.decision(r, tenant, caller, q, &o.d, o.revision, start)
+	h.log.decision(r, epEvaluation, tenant, caller, q, &o.d, o.revision, start)
 	if o.d.Allowed {
 		h.observeDecisions(1, 0)
 	} else {

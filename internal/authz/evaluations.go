@@ -63,7 +63,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 			o.fields = snap.Fields(q)
 		}
 		out = appendDecision(out, o)
-		h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+		h.log.decision(r, epEvaluations, tenant, caller, q, &o.d, rev, start)
 		n.count(o.d.Allowed)
 	} else {
 		out = append(out, `{"evaluations":[`...)
@@ -90,7 +90,7 @@ func (h *Handler) serveEvaluations(w http.ResponseWriter, r *http.Request, st *s
 				out = append(out, ',')
 			}
 			out = appendDecision(out, o)
-			h.log.decision(r, tenant, caller, q, &o.d, rev, start)
+			h.log.decision(r, epEvaluations, tenant, caller, q, &o.d, rev, start)
 			n.count(o.d.Allowed)
 			if (req.semantic == semDenyOnFirstDeny && !o.d.Allowed) ||
 				(req.semantic == semPermitOnFirstPermit && o.d.Allowed) {

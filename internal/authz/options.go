@@ -3,7 +3,6 @@ package authz
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"strings"
 	"time"
@@ -86,8 +85,9 @@ type Options struct {
 	// derived from the request (Host header, TLS or not).
 	BaseURL string
 
-	// DecisionLog receives sampled decision records (nil: no decision log).
-	DecisionLog *slog.Logger
+	// DecisionLog receives sampled decision records, as audit records of
+	// event "decision" (nil: no decision log). Give it the audit trail.
+	DecisionLog DecisionSink
 	// DecisionLogSampleRate is the fraction of decisions logged, 0 to 1.
 	DecisionLogSampleRate float64
 

@@ -357,7 +357,7 @@ func (h *Handler) serveSAR(w *statusWriter, r *http.Request, caller *Caller) {
 		s.Denied = true
 	}
 	answer(snap, s)
-	h.log.decision(r, ra.Namespace, caller, &q, &d, revisionOf(snap), time.Now())
+	h.log.decision(r, epSAR, ra.Namespace, caller, &q, &d, revisionOf(snap), time.Now())
 }
 
 // checkSAR checks what decodeSAR leaves to the handler: the type, a spec,

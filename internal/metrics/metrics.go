@@ -72,17 +72,26 @@ var (
 		Help:      "Tenants served a permission snapshot.",
 	})
 
-	// AuditErrors counts audit records that could not be written.
-	AuditErrors = prometheus.NewCounter(prometheus.CounterOpts{
+	// AuditErrors counts audit records a sink could not take or deliver,
+	// by event (compiled, admission, decision…).
+	AuditErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse",
 		Name:      "audit_write_errors_total",
-		Help:      "Audit records that could not be written.",
+		Help:      "Audit records a sink could not take or deliver, by event.",
+	}, []string{"event"})
+
+	// AuditWithheld counts compiles not served because their audit record
+	// was not delivered (--audit-required).
+	AuditWithheld = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse",
+		Name:      "audit_withheld_compiles_total",
+		Help:      "Compiles not served because their audit record was not delivered (--audit-required).",
 	})
 )
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(CompileDuration, Compiles, SnapshotObjects, LeftOutObjects,
-		LastCompile, Tenants, AuditErrors)
+		LastCompile, Tenants, AuditErrors, AuditWithheld)
 }
 
 // ObserveCompile records one compile of tenant: its duration, whether it
