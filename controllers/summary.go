@@ -89,7 +89,7 @@ func eventFor(o audit.Object, rec *audit.Record, diff string) (eventType, reason
 		revs = fmt.Sprintf("revision %s (was %s)", rec.ToRevision, rec.FromRevision)
 	}
 	subject := fmt.Sprintf("%s %s", o.Kind, o.Name)
-	if o.Generation > 0 {
+	if o.Generation > 0 && o.Change != audit.ChangeDeleted { // a deletion makes no generation
 		subject += fmt.Sprintf(" (generation %d)", o.Generation)
 	}
 	switch {

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# `make run`: a local control plane from bin/k8s, the CRDs, the samples, and
-# the manager running against it. Once the samples' PermissionSnapshot is
+# `make run`: a local control plane from bin/k8s, the CRDs, the manager
+# running against it with its validating webhook (the API server trusts its
+# certificate), and the samples. Once the samples' PermissionSnapshot is
 # Ready it prints the served revision, the counts, every object's Ready
-# column, and a few decisions. Ctrl-C stops everything.
+# column, a few decisions, and authorship: one tenant admin's change and one
+# user's denied escalation, as the audit trail and `gatehouse audit` show
+# them. Ctrl-C stops everything.
 #
 # RUN_ONCE=1 (smoke tests, CI) prints the same and exits 0 only if the
-# snapshot became Ready, the manager reported ready, and the endpoint answered
-# the 8 decisions and counted them in its metrics. Their values are shown,
-# not checked: the samples' own policy tests check them.
+# snapshot became Ready, the manager reported ready, the endpoint answered
+# the 8 decisions and counted them in its metrics, the audit trail names the
+# admin who granted the change, and the escalation was denied and recorded.
+# The decisions' values are shown, not checked: the samples' own policy
+# tests check them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,17 +21,22 @@ export KUBEBUILDER_ASSETS=${ENVTEST_DIR:-$root/bin/k8s}
 export KUBECONFIG=$local_dir/kubeconfig
 export PATH=$KUBEBUILDER_ASSETS:$PATH # kubectl from bin/k8s when none is installed
 mkdir -p "$local_dir"
-rm -f "$KUBECONFIG"
 tenant=acme-field-services
 metrics_addr=${METRICS_ADDR:-127.0.0.1:8080}
 probe_addr=${PROBE_ADDR:-127.0.0.1:8081}
 audit_log=$local_dir/audit.log
+webhook_env=$local_dir/webhook.env
 authz_addr=${AUTHZ_ADDR:-127.0.0.1:8443}
+rm -f "$KUBECONFIG" "$webhook_env"
 
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # The manager first, then the control plane (whose webhook certificate
+  # directory the manager watches).
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -34,21 +44,36 @@ trap 'exit 130' INT TERM
 go build -o bin/localcluster ./hack/localcluster
 go build -o bin/manager ./cmd/manager
 go build -o bin/gatehouse ./cmd/gatehouse
-./bin/localcluster --write-kubeconfig "$KUBECONFIG" &
+./bin/localcluster --write-kubeconfig "$KUBECONFIG" --write-webhook-env "$webhook_env" &
 pids+=($!)
-for _ in $(seq 1 120); do [ -s "$KUBECONFIG" ] && break; sleep 0.5; done
-[ -s "$KUBECONFIG" ] || { echo "run: the local control plane did not start" >&2; exit 1; }
+for _ in $(seq 1 120); do [ -s "$KUBECONFIG" ] && [ -s "$webhook_env" ] && break; sleep 0.5; done
+[ -s "$KUBECONFIG" ] && [ -s "$webhook_env" ] || { echo "run: the local control plane did not start" >&2; exit 1; }
+# WEBHOOK_HOST, WEBHOOK_PORT and WEBHOOK_CERT_DIR: the API server calls the
+# manager's validating webhook there, trusting the certificate in that
+# directory (as the envtest suites do).
+# shellcheck disable=SC1090
+. "$webhook_env"
 
-kubectl apply -k config/samples
 : >"$audit_log"
 # Development mode: the authorization endpoint on loopback, plain HTTP, no
 # caller authentication (a deployment uses TLS, TokenReview and
-# SubjectAccessReview). The webhook needs a certificate the API server
-# trusts, so it is not served here; its envtest suite covers it.
+# SubjectAccessReview). The webhook is served on loopback with the local
+# control plane's certificate: every change below is admitted or denied by
+# it and recorded, with its author, in the audit trail.
 ./bin/manager --metrics-bind-address="$metrics_addr" --health-probe-bind-address="$probe_addr" \
   --audit-log="$audit_log" --authz-bind-address="$authz_addr" \
-  --authz-insecure-plain-http --authz-insecure-no-authn &
+  --authz-insecure-plain-http --authz-insecure-no-authn \
+  --webhook-host="$WEBHOOK_HOST" --webhook-port="$WEBHOOK_PORT" --webhook-cert-dir="$WEBHOOK_CERT_DIR" &
 pids+=($!)
+
+# The webhook fails closed: apply the samples once it serves.
+webhook_up=fail
+for _ in $(seq 1 120); do
+  if curl -fsS "http://$probe_addr/readyz/webhook" >/dev/null 2>&1; then webhook_up=ok; break; fi
+  sleep 0.5
+done
+[ "$webhook_up" = ok ] || { echo "run: the manager's webhook did not start" >&2; exit 1; }
+kubectl apply -k config/samples
 
 # The operator creates the tenant's PermissionSnapshot on its first compile.
 echo "run: waiting for the PermissionSnapshot of $tenant to be Ready..."
@@ -98,19 +123,48 @@ echo "run: the endpoint's metrics at http://$metrics_addr/metrics:"
 metrics=$(curl -fsS "http://$metrics_addr/metrics" 2>/dev/null | grep -E '^gatehouse_authz_(requests_total\{code="200",endpoint="evaluation"\}|decisions_total)' || true)
 echo "${metrics:-  (none)}" | sed 's/^/  /'
 
+# Authorship: two people of the tenant change its access through the API
+# server (impersonated, as kubectl --as does). The webhook records who asked
+# and its verdict; the compile records what followed; `gatehouse audit`
+# joins them.
 echo
-echo "run: audit trail (one JSON line per served change) in $audit_log; last record:"
-tail -n 1 "$audit_log" | cut -c1-400
+echo "run: authorship — dana.director adds tess.tech to calgary-crew; tom.tech tries to join head-office:"
+kubectl create role access-editor -n "$tenant" --verb=get,list,watch,create,update,patch,delete \
+  --resource=accessroles.access.gatehouse.dev,usergroups.access.gatehouse.dev,fieldpolicies.access.gatehouse.dev,approvalchains.access.gatehouse.dev >/dev/null
+kubectl create rolebinding access-editors -n "$tenant" --role=access-editor --user=dana.director --user=tom.tech >/dev/null
+before=$(kubectl get permissionsnapshot current -n "$tenant" -o jsonpath='{.status.revision}')
+kubectl --as=dana.director --as-group=acme-admins patch usergroup calgary-crew -n "$tenant" --type=merge \
+  -p '{"spec":{"members":["tom.tech","tina.tech","tess.tech"]}}' | sed 's/^/  /'
+denial=$(kubectl --as=tom.tech --as-group=acme-staff patch usergroup head-office -n "$tenant" --type=merge \
+  -p '{"spec":{"members":["dana.director","tom.tech"]}}' 2>&1 || true)
+echo "  $denial" | cut -c1-300
+for _ in $(seq 1 60); do
+  [ "$(kubectl get permissionsnapshot current -n "$tenant" -o jsonpath='{.status.revision}')" != "$before" ] && break
+  sleep 0.25
+done
+echo
+echo "run: gatehouse audit who-granted --subject tess.tech $audit_log"
+granted=$(./bin/gatehouse audit who-granted --subject tess.tech --tenant "$tenant" "$audit_log" 2>&1 || true)
+echo "$granted" | head -n 4 | cut -c1-240 | sed 's/^/  /'
+[ "$(echo "$granted" | wc -l)" -le 4 ] || echo "  … $(($(echo "$granted" | wc -l) - 4)) more rows"
+echo "run: gatehouse audit denied $audit_log"
+denied=$(./bin/gatehouse audit denied --tenant "$tenant" "$audit_log" 2>&1 || true)
+echo "$denied" | cut -c1-240 | sed 's/^/  /'
 
 echo
-echo "run: manager started against the local API server."
+echo "run: the audit trail (JSON lines: admissions, served changes, sampled decisions) is $audit_log"
 echo "run: try: KUBECONFIG=$KUBECONFIG kubectl get gatehouse -n $tenant"
-echo "run:      KUBECONFIG=$KUBECONFIG kubectl edit accessrole technician -n $tenant, then tail -f $audit_log"
+echo "run:      KUBECONFIG=$KUBECONFIG kubectl edit accessrole technician -n $tenant, then"
+echo "run:      ./bin/gatehouse audit changes --tenant $tenant $audit_log"
 if [ -n "${RUN_ONCE:-}" ]; then
   # For CI smoke tests: stop, and fail if anything was off.
   counted=$(echo "$metrics" | awk '/^gatehouse_authz_requests_total/ {print $2}')
-  [ -n "$revision" ] && [ "$ready" = ok ] && [ "$answered" = 8 ] && [ "${counted:-0}" = 8 ] || {
-    echo "run: smoke test failed (revision '$revision', readyz $ready, $answered of 8 decisions answered, $counted counted in metrics)" >&2
+  authored=no
+  case $granted in *dana.director*) authored=yes ;; esac
+  escalation=no
+  case "$denial$denied" in *"privilege escalation"*tom.tech*|*tom.tech*"privilege escalation"*) escalation=yes ;; esac
+  [ -n "$revision" ] && [ "$ready" = ok ] && [ "$answered" = 8 ] && [ "${counted:-0}" = 8 ] && [ "$authored" = yes ] && [ "$escalation" = yes ] || {
+    echo "run: smoke test failed (revision '$revision', readyz $ready, $answered of 8 decisions answered, $counted counted in metrics, authorship in the trail: $authored, escalation denied and recorded: $escalation)" >&2
     exit 1
   }
   exit 0

@@ -68,6 +68,7 @@ func main() {
 	flag.StringVar(&opts.leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "Namespace of the leader election lease (default: the pod's namespace; out of a cluster it must be set).")
 	flag.StringVar(&opts.serving.webhook.CertDir, "webhook-cert-dir", "", "Directory with tls.crt and tls.key for the webhook server; empty disables the webhook server.")
 	flag.IntVar(&opts.serving.webhook.Port, "webhook-port", 9443, "Port of the webhook server.")
+	flag.StringVar(&opts.serving.webhook.Host, "webhook-host", "", "Address the webhook server binds (empty: every interface; 127.0.0.1 for a local control plane).")
 	opts.serving.bindFlags(flag.CommandLine)
 	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
 	opts.audit.bindFlags(flag.CommandLine)

@@ -112,7 +112,7 @@ func setupServing(mgr manager.Manager, st *store.Store, o servingOptions) error 
 		return err
 	}
 	cert, key := o.authzCert, o.authzKey
-	if cert == "" && o.webhook.CertDir != "" {
+	if cert == "" && o.webhook.CertDir != "" && !o.authzPlain {
 		cert, key = o.webhook.CertDir+"/tls.crt", o.webhook.CertDir+"/tls.key"
 	}
 	serverOpts := o.server

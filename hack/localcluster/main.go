@@ -19,17 +19,28 @@ import (
 
 func main() {
 	kubeconfig := flag.String("write-kubeconfig", "bin/local/kubeconfig", "Where to write the admin kubeconfig.")
+	webhookEnv := flag.String("write-webhook-env", "", "Where to write the webhook's host, port and certificate directory (shell variables); empty: the API server calls no webhook.")
 	flag.Parse()
-	if err := run(*kubeconfig); err != nil {
+	if err := run(*kubeconfig, *webhookEnv); err != nil {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfigPath string) error {
+func run(kubeconfigPath, webhookEnvPath string) error {
 	env, err := testenv.New()
 	if err != nil {
 		return err
+	}
+	if webhookEnvPath != "" {
+		// As the envtest suites do: a CA and serving certificate for a
+		// webhook on loopback, and Gatehouse's ValidatingWebhookConfiguration
+		// pointed at it with that CA, so the manager's webhook is called.
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			return err
+		}
+		env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")}}
 	}
 	if _, err := env.Start(); err != nil {
 		return fmt.Errorf("starting the control plane: %w", err)
@@ -49,6 +60,13 @@ func run(kubeconfigPath string) error {
 	}
 	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
 		return err
+	}
+	if webhookEnvPath != "" {
+		wh := env.WebhookInstallOptions
+		vars := fmt.Sprintf("WEBHOOK_HOST=%s\nWEBHOOK_PORT=%d\nWEBHOOK_CERT_DIR=%s\n", wh.LocalServingHost, wh.LocalServingPort, wh.LocalServingCertDir)
+		if err := os.WriteFile(webhookEnvPath, []byte(vars), 0o600); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("localcluster: API server at %s, kubeconfig %s\n", env.Config.Host, kubeconfigPath)
 
