@@ -2,6 +2,7 @@ package audit
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // GitOps provenance is read from the metadata the GitOps controllers put on
@@ -146,9 +147,14 @@ func nested(m map[string]any, path ...string) any {
 	return cur
 }
 
+// clip cuts s to at most maxSourceValue bytes, on a rune boundary.
 func clip(s string) string {
-	if len(s) > maxSourceValue {
-		return s[:maxSourceValue]
+	if len(s) <= maxSourceValue {
+		return s
 	}
-	return s
+	cut := maxSourceValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }

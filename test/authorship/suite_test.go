@@ -143,22 +143,26 @@ func (c *cluster) startReplica(t *testing.T, o replicaOptions) *replica {
 	var ctx context.Context
 	ctx, r.cancel = context.WithCancel(context.Background())
 	go func() { r.done <- mgr.Start(ctx) }()
-	t.Cleanup(r.stop)
+	t.Cleanup(func() { r.stop(t) })
 	if server != nil {
 		eventually(t, "the webhook server to start", func() bool { return server.StartedChecker()(nil) == nil })
 	}
 	return r
 }
 
-func (r *replica) stop() {
+func (r *replica) stop(t *testing.T) {
 	if r.cancel == nil {
 		return
 	}
 	r.cancel()
 	r.cancel = nil
 	select {
-	case <-r.done:
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("%s stopped with %v", r.name, err)
+		}
 	case <-time.After(30 * time.Second):
+		t.Errorf("%s did not stop within 30s", r.name)
 	}
 }
 
