@@ -186,6 +186,7 @@ func newRoot(e *env) *cobra.Command {
 		newImportCmd(e),
 		newServeCmd(e),
 		newAuditCmd(e),
+		newConsoleCmd(e),
 	)
 	return root
 }
