@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/webhook"
 )
 
@@ -44,7 +45,7 @@ func (o *auditOptions) trail(replica string) (trail *audit.Trail, closeTrail fun
 	sinks := []audit.Sink{lines}
 	if o.httpURL != "" {
 		httpSink, err := audit.NewHTTPSink(audit.HTTPOptions{URL: o.httpURL, Source: "/gatehouse/" + replica,
-			BearerTokenFile: o.httpTokenFile, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "audit-http")})
+			BearerTokenFile: o.httpTokenFile, Counters: metrics.AuditCounters{}, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("logger", "audit-http")})
 		if err != nil {
 			_ = lines.Close(context.Background())
 			return nil, nil, err
@@ -54,7 +55,7 @@ func (o *auditOptions) trail(replica string) (trail *audit.Trail, closeTrail fun
 		_ = lines.Close(context.Background())
 		return nil, nil, errors.New("--audit-http-token-file: needs --audit-http-url")
 	}
-	trail = audit.NewTrail(audit.Options{Required: o.required, DeliveryTimeout: o.timeout}, sinks...)
+	trail = audit.NewTrail(audit.Options{Required: o.required, DeliveryTimeout: o.timeout, Counters: metrics.AuditCounters{}}, sinks...)
 	return trail, func() {
 		// On shutdown, queued records get a bounded time to be delivered
 		// (within the pod's termination grace period).

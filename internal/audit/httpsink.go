@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
 // CloudEvents constants of the HTTP sink's wire format.
@@ -137,6 +135,8 @@ type HTTPOptions struct {
 	Client *http.Client
 	// Logger logs retries and rejected batches; nil logs nothing.
 	Logger *slog.Logger
+	// Counters count queued, delivered, dropped and retried (nil: nothing).
+	Counters Counters
 }
 
 // maxEchoed is the most characters of an option value or a response body
@@ -202,7 +202,8 @@ type pending struct {
 // answers 2xx or the sink is closed, so a receiver may get a record more
 // than once; every copy carries the same CloudEvent id (Record.ID), by
 // which the receiver drops duplicates. Records are lost, and counted in
-// gatehouse_audit_http_dropped_records_total, when the buffer is full at
+// Counters.HTTPDropped (gatehouse_audit_http_dropped_records_total in the
+// manager), when the buffer is full at
 // Write (reason "full": Write returns ErrBufferFull at once, it never
 // blocks), when the receiver refuses a batch with another 4xx or a single
 // record is too large even alone after 413 splitting (reason "rejected"),
@@ -219,8 +220,9 @@ type pending struct {
 type HTTPSink struct {
 	url    string
 	opts   HTTPOptions
-	client *http.Client
-	log    *slog.Logger
+	client   *http.Client
+	log      *slog.Logger
+	counters Counters
 
 	mu       sync.Mutex
 	queue    []*pending // written, not yet taken by the sender
@@ -285,6 +287,9 @@ func NewHTTPSink(opts HTTPOptions) (*HTTPSink, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.counters = opts.Counters; s.counters == nil {
+		s.counters = noCounters{}
+	}
 	s.sendCtx, s.abort = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
@@ -315,12 +320,12 @@ func (s *HTTPSink) Write(ctx context.Context, r *Record, wait bool) error {
 	}
 	if len(s.queue)+s.inFlight >= s.opts.BufferSize {
 		s.mu.Unlock()
-		metrics.AuditHTTPDropped.WithLabelValues(metrics.AuditDropFull).Inc()
+		s.counters.HTTPDropped(DropFull, 1)
 		return fmt.Errorf("%w (%d records held; record of tenant %s, event %s)", ErrBufferFull, s.opts.BufferSize, r.Tenant, r.Event)
 	}
 	s.queue = append(s.queue, p)
 	s.mu.Unlock()
-	metrics.AuditHTTPQueued.Inc()
+	s.counters.HTTPQueued(1)
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -427,11 +432,11 @@ func (s *HTTPSink) finish(ps []*pending, reason string, err error) {
 	s.mu.Lock()
 	s.inFlight -= len(ps)
 	s.mu.Unlock()
-	metrics.AuditHTTPQueued.Sub(float64(len(ps)))
+	s.counters.HTTPQueued(-len(ps))
 	if err == nil {
-		metrics.AuditHTTPDelivered.Add(float64(len(ps)))
+		s.counters.HTTPDelivered(len(ps))
 	} else {
-		metrics.AuditHTTPDropped.WithLabelValues(reason).Add(float64(len(ps)))
+		s.counters.HTTPDropped(reason, len(ps))
 	}
 	for _, p := range ps {
 		if p.done != nil {
@@ -446,7 +451,7 @@ func (s *HTTPSink) dropClosed(ps []*pending) {
 	}
 	s.dropped += len(ps)
 	s.log.Error("audit: HTTP sink closed before delivering records, dropping them", "records", len(ps))
-	s.finish(ps, metrics.AuditDropClosed, errors.New("audit: HTTP sink closed before the record was delivered, dropped"))
+	s.finish(ps, DropClosed, errors.New("audit: HTTP sink closed before the record was delivered, dropped"))
 }
 
 // outcome of sending one batch until it is settled.
@@ -475,7 +480,7 @@ func (s *HTTPSink) deliver(batch []*pending) []*pending {
 			h := len(b) / 2
 			work = append([][]*pending{b[:h], b[h:]}, work...)
 		case res == tooLarge || res == rejected:
-			s.finish(b, metrics.AuditDropRejected, err)
+			s.finish(b, DropRejected, err)
 		default: // aborted
 			var left []*pending
 			left = append(left, b...)
@@ -540,7 +545,7 @@ func (s *HTTPSink) send(b []*pending) (outcome, error) {
 			t.Stop()
 			return aborted, nil
 		}
-		metrics.AuditHTTPRetries.Inc()
+		s.counters.HTTPRetried()
 	}
 }
 

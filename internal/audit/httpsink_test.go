@@ -16,11 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
 // hsWait bounds every wait of these tests; reaching it is a failure.
@@ -186,7 +181,7 @@ func hsIDs(rs []*Record) []string {
 
 func hsNewSink(t *testing.T, url string, change func(*HTTPOptions)) *HTTPSink {
 	t.Helper()
-	opts := HTTPOptions{URL: url, Source: "/gatehouse/test-0", MinRetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond}
+	opts := HTTPOptions{URL: url, Source: "/gatehouse/test-0", MinRetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond, Counters: hsCounts}
 	if change != nil {
 		change(&opts)
 	}
@@ -211,22 +206,32 @@ func hsClose(t *testing.T, s *HTTPSink) {
 	}
 }
 
-// hsValue reads a counter or gauge.
-func hsValue(t *testing.T, c prometheus.Metric) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	if m.Counter != nil {
-		return m.Counter.GetValue()
-	}
-	return m.Gauge.GetValue()
+// hsCounts counts for every sink of the tests (hsNewSink), as the manager's
+// Prometheus counters would.
+var hsCounts = &hsCounters{n: map[string]float64{}}
+
+type hsCounters struct {
+	mu sync.Mutex
+	n  map[string]float64
 }
 
-func hsDropped(t *testing.T, reason string) float64 {
-	return hsValue(t, metrics.AuditHTTPDropped.WithLabelValues(reason))
+func (c *hsCounters) add(k string, d float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[k] += d
 }
+
+func (c *hsCounters) get(k string) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
+}
+
+func (c *hsCounters) WriteFailed(event string)         { c.add("failed:"+event, 1) }
+func (c *hsCounters) HTTPQueued(d int)                 { c.add("queued", float64(d)) }
+func (c *hsCounters) HTTPDelivered(n int)              { c.add("delivered", float64(n)) }
+func (c *hsCounters) HTTPDropped(reason string, n int) { c.add("dropped:"+reason, float64(n)) }
+func (c *hsCounters) HTTPRetried()                     { c.add("retried", 1) }
 
 func TestHTTPSinkBatchFormat(t *testing.T) {
 	rc := hsNewReceiver(t, nil, nil)
@@ -365,7 +370,7 @@ func TestHTTPSinkRetriesUntilDelivered(t *testing.T) {
 				return http.StatusOK
 			})
 			s := hsNewSink(t, rc.srv.URL, func(o *HTTPOptions) { o.BatchSize = 4 })
-			retries := hsValue(t, metrics.AuditHTTPRetries)
+			retries := hsCounts.get("retried")
 			var recs []*Record
 			for i := range 20 {
 				r := hsRecord("tenant-retry", i)
@@ -378,7 +383,7 @@ func TestHTTPSinkRetriesUntilDelivered(t *testing.T) {
 			if got, want := rc.delivered(), hsIDs(recs); !slices.Equal(got, want) {
 				t.Errorf("delivered (deduplicated) %v,\nwant %v", got, want)
 			}
-			if d := hsValue(t, metrics.AuditHTTPRetries) - retries; d < failures {
+			if d := hsCounts.get("retried") - retries; d < failures {
 				t.Errorf("%v retries counted, want at least %d", d, failures)
 			}
 		})
@@ -463,14 +468,14 @@ func TestHTTPSinkDropsRejectedBatch(t *testing.T) {
 		return http.StatusOK
 	})
 	s := hsNewSink(t, rc.srv.URL, nil)
-	dropped := hsDropped(t, metrics.AuditDropRejected)
+	dropped := hsCounts.get("dropped:" + DropRejected)
 	ctx, cancel := context.WithTimeout(context.Background(), hsWait)
 	defer cancel()
 	err := s.Write(ctx, hsRecord("tenant-bad", 0), true)
 	if err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("Write of a rejected record: %v, want an error naming status 400", err)
 	}
-	if d := hsDropped(t, metrics.AuditDropRejected) - dropped; d != 1 {
+	if d := hsCounts.get("dropped:"+DropRejected) - dropped; d != 1 {
 		t.Errorf("%v rejected drops counted, want 1", d)
 	}
 	good := hsRecord("tenant-good", 1)
@@ -496,7 +501,7 @@ func TestHTTPSinkSplitsOn413(t *testing.T) {
 	})
 	rc.gate = make(chan struct{})
 	s := hsNewSink(t, rc.srv.URL, nil)
-	dropped := hsDropped(t, metrics.AuditDropRejected)
+	dropped := hsCounts.get("dropped:" + DropRejected)
 	var recs []*Record
 	for i := range 7 {
 		tenant := "tenant-split"
@@ -521,7 +526,7 @@ func TestHTTPSinkSplitsOn413(t *testing.T) {
 	if got := rc.delivered(); !slices.Equal(got, want) {
 		t.Errorf("delivered %v,\nwant %v (all but the huge one, in order)", got, want)
 	}
-	if d := hsDropped(t, metrics.AuditDropRejected) - dropped; d != 1 {
+	if d := hsCounts.get("dropped:"+DropRejected) - dropped; d != 1 {
 		t.Errorf("%v rejected drops counted, want 1 (the huge record)", d)
 	}
 }
@@ -530,7 +535,7 @@ func TestHTTPSinkBufferFullFailsAtOnce(t *testing.T) {
 	rc := hsNewReceiver(t, nil, nil)
 	rc.gate = make(chan struct{})
 	s := hsNewSink(t, rc.srv.URL, func(o *HTTPOptions) { o.BufferSize = 2 })
-	full := hsDropped(t, metrics.AuditDropFull)
+	full := hsCounts.get("dropped:" + DropFull)
 	recs := []*Record{hsRecord("tenant-full", 0), hsRecord("tenant-full", 1)}
 	for _, r := range recs {
 		if err := s.Write(context.Background(), r, false); err != nil {
@@ -547,7 +552,7 @@ func TestHTTPSinkBufferFullFailsAtOnce(t *testing.T) {
 	case <-time.After(hsWait):
 		t.Fatal("Write to a full buffer blocked")
 	}
-	if d := hsDropped(t, metrics.AuditDropFull) - full; d != 1 {
+	if d := hsCounts.get("dropped:"+DropFull) - full; d != 1 {
 		t.Errorf("%v full drops counted, want 1", d)
 	}
 	close(rc.gate)
@@ -594,8 +599,8 @@ func TestHTTPSinkWaitsForDelivery(t *testing.T) {
 
 func TestHTTPSinkCloseFlushes(t *testing.T) {
 	rc := hsNewReceiver(t, nil, nil)
-	queued := hsValue(t, metrics.AuditHTTPQueued)
-	delivered := hsValue(t, metrics.AuditHTTPDelivered)
+	queued := hsCounts.get("queued")
+	delivered := hsCounts.get("delivered")
 	s := hsNewSink(t, rc.srv.URL, func(o *HTTPOptions) { o.BatchSize = 7 })
 	var recs []*Record
 	for i := range 50 {
@@ -612,18 +617,18 @@ func TestHTTPSinkCloseFlushes(t *testing.T) {
 	if err := s.Write(context.Background(), hsRecord("tenant-close", 50), false); !errors.Is(err, ErrSinkClosed) {
 		t.Errorf("Write after Close: %v, want ErrSinkClosed", err)
 	}
-	if d := hsValue(t, metrics.AuditHTTPQueued) - queued; d != 0 {
+	if d := hsCounts.get("queued") - queued; d != 0 {
 		t.Errorf("queued gauge moved by %v after Close, want 0", d)
 	}
-	if d := hsValue(t, metrics.AuditHTTPDelivered) - delivered; d != 50 {
+	if d := hsCounts.get("delivered") - delivered; d != 50 {
 		t.Errorf("%v deliveries counted, want 50", d)
 	}
 }
 
 func TestHTTPSinkCloseWithExpiredContextReportsDrops(t *testing.T) {
 	rc := hsNewReceiver(t, nil, func(int, []CloudEvent, http.ResponseWriter) int { return http.StatusServiceUnavailable })
-	queued := hsValue(t, metrics.AuditHTTPQueued)
-	closed := hsDropped(t, metrics.AuditDropClosed)
+	queued := hsCounts.get("queued")
+	closed := hsCounts.get("dropped:" + DropClosed)
 	s := hsNewSink(t, rc.srv.URL, func(o *HTTPOptions) { o.BatchSize = 2 })
 	for i := range 5 {
 		if err := s.Write(context.Background(), hsRecord("tenant-expired", i), false); err != nil {
@@ -654,10 +659,10 @@ func TestHTTPSinkCloseWithExpiredContextReportsDrops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("delivering %d records", want)) {
 		t.Errorf("Close with an expired context: %v, want an error counting %d dropped records", err, want)
 	}
-	if d := hsDropped(t, metrics.AuditDropClosed) - closed; d != float64(want) {
+	if d := hsCounts.get("dropped:"+DropClosed) - closed; d != float64(want) {
 		t.Errorf("%v closed drops counted, want %d", d, want)
 	}
-	if d := hsValue(t, metrics.AuditHTTPQueued) - queued; d != 0 {
+	if d := hsCounts.get("queued") - queued; d != 0 {
 		t.Errorf("queued gauge moved by %v after Close, want 0", d)
 	}
 	if d := rc.delivered(); len(d) != 0 {

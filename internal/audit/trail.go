@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
 // Sink receives records. Implementations are safe for concurrent use.
@@ -31,12 +29,56 @@ type Options struct {
 	// (at most DeliveryTimeout) and fail otherwise: the caller then does
 	// not serve the change it describes (fail closed for regulated
 	// tenants). Without it, Record only queues on asynchronous sinks, and a
-	// lost record is counted in gatehouse_audit_write_errors_total.
+	// lost record is counted (Counters.WriteFailed).
 	Required bool
 	// DeliveryTimeout is the longest a required record waits; 0 means
 	// DefaultDeliveryTimeout.
 	DeliveryTimeout time.Duration
+	// Counters are told about records a sink could not take or deliver
+	// (nil: nobody).
+	Counters Counters
 }
+
+// Counters receive what the trail and its sinks count, for metrics; the
+// manager passes Prometheus counters (internal/metrics), keeping this
+// package free of a metrics registry. Methods must be cheap and safe for
+// concurrent use.
+type Counters interface {
+	// WriteFailed: a sink could not take or deliver a record of event.
+	WriteFailed(event string)
+	// HTTPQueued: the HTTP sink holds delta more (or fewer) records.
+	HTTPQueued(delta int)
+	// HTTPDelivered: the receiver acknowledged n records.
+	HTTPDelivered(n int)
+	// HTTPDropped: the HTTP sink gave up on n records for reason (one of
+	// DropReasons).
+	HTTPDropped(reason string, n int)
+	// HTTPRetried: the HTTP sink sent a request again.
+	HTTPRetried()
+}
+
+// Reasons an HTTP sink drops records.
+const (
+	// DropFull: the sink's buffer was full when the record was written.
+	DropFull = "full"
+	// DropRejected: the receiver refused the record's batch with a 4xx
+	// that retrying cannot fix, or the record alone was too large (413).
+	DropRejected = "rejected"
+	// DropClosed: the sink was closed before the record was delivered.
+	DropClosed = "closed"
+)
+
+// DropReasons are every reason an HTTP sink drops records.
+var DropReasons = []string{DropFull, DropRejected, DropClosed}
+
+// noCounters counts nothing.
+type noCounters struct{}
+
+func (noCounters) WriteFailed(string)      {}
+func (noCounters) HTTPQueued(int)          {}
+func (noCounters) HTTPDelivered(int)       {}
+func (noCounters) HTTPDropped(string, int) {}
+func (noCounters) HTTPRetried()            {}
 
 // Trail writes each record to every sink.
 type Trail struct {
@@ -48,6 +90,9 @@ type Trail struct {
 func NewTrail(opts Options, sinks ...Sink) *Trail {
 	if opts.DeliveryTimeout <= 0 {
 		opts.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if opts.Counters == nil {
+		opts.Counters = noCounters{}
 	}
 	return &Trail{sinks: sinks, opts: opts}
 }
@@ -82,7 +127,7 @@ func (t *Trail) write(ctx context.Context, r *Record, wait bool) error {
 	var errs []error
 	for _, s := range t.sinks {
 		if err := s.Write(ctx, r, wait); err != nil {
-			metrics.AuditErrors.WithLabelValues(r.Event).Inc()
+			t.opts.Counters.WriteFailed(r.Event)
 			errs = append(errs, err)
 		}
 	}

@@ -2,19 +2,9 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-)
 
-// Reasons an HTTP audit sink drops records, the values of the "reason"
-// label of AuditHTTPDropped. The set is fixed.
-const (
-	// AuditDropFull: the sink's buffer was full when the record was written.
-	AuditDropFull = "full"
-	// AuditDropRejected: the receiver refused the record's batch with a 4xx
-	// that retrying cannot fix, or the record alone was too large (413).
-	AuditDropRejected = "rejected"
-	// AuditDropClosed: the sink was closed before the record was delivered.
-	AuditDropClosed = "closed"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 var (
@@ -34,7 +24,7 @@ var (
 	})
 
 	// AuditHTTPDropped counts records the HTTP sink gave up on, by reason
-	// (full, rejected, closed).
+	// (audit.DropReasons).
 	AuditHTTPDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse",
 		Name:      "audit_http_dropped_records_total",
@@ -54,7 +44,30 @@ func init() {
 	ctrlmetrics.Registry.MustRegister(AuditHTTPQueued, AuditHTTPDelivered, AuditHTTPDropped, AuditHTTPRetries)
 	// Every reason is exported from the start, at 0, so alerts on rate()
 	// see the series before the first drop.
-	for _, r := range []string{AuditDropFull, AuditDropRejected, AuditDropClosed} {
+	for _, r := range audit.DropReasons {
 		AuditHTTPDropped.WithLabelValues(r)
 	}
 }
+
+// AuditCounters count the audit trail's and HTTP sink's events in the
+// manager's registry (audit.Options.Counters, audit.HTTPOptions.Counters).
+type AuditCounters struct{}
+
+var _ audit.Counters = AuditCounters{}
+
+// WriteFailed implements audit.Counters.
+func (AuditCounters) WriteFailed(event string) { AuditErrors.WithLabelValues(event).Inc() }
+
+// HTTPQueued implements audit.Counters.
+func (AuditCounters) HTTPQueued(delta int) { AuditHTTPQueued.Add(float64(delta)) }
+
+// HTTPDelivered implements audit.Counters.
+func (AuditCounters) HTTPDelivered(n int) { AuditHTTPDelivered.Add(float64(n)) }
+
+// HTTPDropped implements audit.Counters.
+func (AuditCounters) HTTPDropped(reason string, n int) {
+	AuditHTTPDropped.WithLabelValues(reason).Add(float64(n))
+}
+
+// HTTPRetried implements audit.Counters.
+func (AuditCounters) HTTPRetried() { AuditHTTPRetries.Inc() }
