@@ -61,9 +61,15 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (skipped when
 postgres: ## Install PostgreSQL (Debian package, apt-get as root) when its server binaries are missing.
 	@bash hack/postgres.sh
 
+.PHONY: chromium
+chromium: ## Install headless Chromium (Debian package, apt-get as root) for the console's browser tests when it is missing.
+	@bash hack/chromium.sh
+
 .PHONY: test
-test: envtest postgres ## Run unit and envtest tests, and Plan.SQL on a real PostgreSQL.
+test: envtest postgres chromium ## Run unit and envtest tests, Plan.SQL on a real PostgreSQL, and the console in a real headless Chromium.
 	GATEHOUSE_PG_BIN=$$(bash hack/postgres.sh) && export GATEHOUSE_PG_BIN && \
+	GATEHOUSE_CHROMIUM=$$(bash hack/chromium.sh) && export GATEHOUSE_CHROMIUM && \
+	GATEHOUSE_ARTIFACTS=$(CURDIR)/bin/artifacts/console && export GATEHOUSE_ARTIFACTS && \
 		KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
 
 .PHONY: soak

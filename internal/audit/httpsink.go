@@ -218,8 +218,8 @@ type pending struct {
 // still delivered later: the trail can hold a record of a change that was
 // not served, never miss one of a change that was.
 type HTTPSink struct {
-	url    string
-	opts   HTTPOptions
+	url      string
+	opts     HTTPOptions
 	client   *http.Client
 	log      *slog.Logger
 	counters Counters

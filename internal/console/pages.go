@@ -59,7 +59,9 @@ func (e *inputError) Error() string { return e.msg }
 // quote, which bounds them.
 //
 //nolint:unused // the pages under construction (stubs_*.go) will use it
-func badInput(format string, args ...any) error { return &inputError{msg: fmt.Sprintf(format, args...)} }
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
 
 // quote quotes a value from a request for a message, at most 40 bytes of it.
 func quote(s string) string {
