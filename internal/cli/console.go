@@ -69,6 +69,7 @@ func newConsoleCmd(e *env) *cobra.Command {
 			}
 			if !src.fromCluster {
 				opts.Fingerprint = func() string { return fingerprint(src.files) }
+				opts.Roots = src.files
 			}
 			srv, err := console.New(ctx, opts)
 			if err != nil {

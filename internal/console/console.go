@@ -50,6 +50,9 @@ type Options struct {
 	Source string
 	// Trail lists audit trail files or directories for the Changes page.
 	Trail []string
+	// Roots are the files and directories of -f: the diff page reads
+	// only inside them (and Git revisions of them). Empty: no diff page.
+	Roots []string
 	// Limits are the quotas the compiler applies (zero: the defaults).
 	Limits *snapshot.Limits
 	// Now is the clock (nil: time.Now).
