@@ -1,27 +1,21 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/views"
 )
 
-// Access levels of the role matrix.
+// Access levels of the role matrix: the coarse levels of views.Level.
 const (
-	AccessFull    = "full"    // every record, unconditionally
-	AccessPartial = "partial" // only some records: a scope or a condition
-	AccessNone    = "none"
+	AccessFull    = string(views.Full)    // every record, unconditionally
+	AccessPartial = string(views.Partial) // only some records: a scope or a condition
+	AccessNone    = string(views.None)
 )
-
-// matrixPrefix names the synthetic groups and subjects of the matrix.
-const matrixPrefix = "gatehouse-matrix"
 
 // matrixRow is one module/action of the role matrix.
 type matrixRow struct {
@@ -67,12 +61,16 @@ restrictions are not part of a role, so they do not show here.`,
 			if err != nil {
 				return err
 			}
-			out, err := roleMatrix(b)
+			m, err := views.RoleLevels(b.tenant, b.objs, b.snap)
 			if err != nil {
 				return err
 			}
+			out := coarseMatrix(m)
 			if ok, err := e.structured(out); ok {
 				return err
+			}
+			if format == "csv" {
+				return m.WriteCSV(e.stdout, true)
 			}
 			return printMatrix(e, out, format)
 		},
@@ -83,118 +81,21 @@ restrictions are not part of a role, so they do not show here.`,
 	return cmd
 }
 
-// matrixColumns lists the module/actions the tenant's objects name, modules
-// sorted, actions in the order they first appear.
-func matrixColumns(objs snapshot.Objects) (modules []string, actions map[string][]string) {
-	actions = map[string][]string{}
-	add := func(module, action string) {
-		if _, ok := actions[module]; !ok {
-			modules = append(modules, module)
-			actions[module] = nil
+// coarseMatrix is the output of a views.RoleLevels, in its coarse levels.
+func coarseMatrix(m views.LevelMatrix) matrixOutput {
+	out := matrixOutput{Tenant: m.Tenant, Roles: m.RoleNames(), Rows: []matrixRow{}}
+	for _, r := range m.Rows {
+		row := matrixRow{Module: r.Module, Action: r.Action, Access: map[string]string{}}
+		for i, c := range r.Cells {
+			row.Access[out.Roles[i]] = string(c.Level.Coarse())
 		}
-		if action != "" && !contains(actions[module], action) {
-			actions[module] = append(actions[module], action)
-		}
+		out.Rows = append(out.Rows, row)
 	}
-	var wildActions []string // actions granted on "*"
-	for _, r := range objs.Roles {
-		for _, p := range r.Spec.Permissions {
-			for _, m := range p.Resources {
-				for _, a := range p.Actions {
-					switch {
-					case m == "*" && a != "*":
-						if !contains(wildActions, string(a)) {
-							wildActions = append(wildActions, string(a))
-						}
-					case m != "*" && a != "*":
-						add(string(m), string(a))
-					case m != "*":
-						add(string(m), "")
-					}
-				}
-			}
-		}
-	}
-	for _, c := range objs.ApprovalChains {
-		add(string(c.Spec.Resource), string(c.Spec.EffectiveAction()))
-	}
-	for _, fp := range objs.FieldPolicies {
-		add(string(fp.Spec.Resource), "")
-	}
-	for _, m := range modules {
-		for _, a := range wildActions {
-			add(m, a)
-		}
-	}
-	sort.Strings(modules)
-	return modules, actions
-}
-
-// roleMatrix computes the matrix of a compiled tenant.
-func roleMatrix(b *tenantBuild) (matrixOutput, error) {
-	out := matrixOutput{Tenant: b.tenant, Roles: []string{}, Rows: []matrixRow{}}
-	objs := b.objs
-	// A copy with one synthetic group per compiled role.
-	synth := objs
-	synth.Groups = append([]v1alpha1.UserGroup(nil), objs.Groups...)
-	for _, r := range objs.Roles {
-		if !b.snap.HasRole(r.Name) || contains(out.Roles, r.Name) {
-			continue
-		}
-		g := v1alpha1.UserGroup{}
-		g.Name = matrixPrefix + "-" + r.Name
-		if b.snap.HasGroup(g.Name) {
-			return out, fmt.Errorf("group %s exists: it is reserved for the matrix", g.Name)
-		}
-		g.Spec.Members = []v1alpha1.SubjectID{v1alpha1.SubjectID(matrixPrefix + ":" + r.Name)}
-		g.Spec.Roles = []v1alpha1.ObjectName{v1alpha1.ObjectName(r.Name)}
-		g.Spec.Attributes = map[string]v1alpha1.AttributeValue{
-			snapshot.AttrUnit:       v1alpha1.StringAttribute("/" + matrixPrefix),
-			snapshot.AttrCompany:    v1alpha1.StringAttribute(matrixPrefix),
-			snapshot.AttrFacilities: v1alpha1.ListAttribute(matrixPrefix),
-		}
-		synth.Groups = append(synth.Groups, g)
-		out.Roles = append(out.Roles, r.Name)
-	}
-	s, problems := snapshot.Compile(b.tenant, synth)
-	if len(problems) > len(b.problems) {
-		return out, fmt.Errorf("matrix: synthetic groups did not compile: %v", problems)
-	}
-	modules, actions := matrixColumns(objs)
-	for _, m := range modules {
-		for _, a := range actions[m] {
-			row := matrixRow{Module: m, Action: a, Access: map[string]string{}}
-			for _, role := range out.Roles {
-				sub := snapshot.Subject{ID: matrixPrefix + ":" + role}
-				switch s.Plan(sub, a, m).Kind {
-				case snapshot.PlanAlways:
-					row.Access[role] = AccessFull
-				case snapshot.PlanConditional:
-					row.Access[role] = AccessPartial
-				default:
-					row.Access[role] = AccessNone
-				}
-			}
-			out.Rows = append(out.Rows, row)
-		}
-	}
-	return out, nil
+	return out
 }
 
 func printMatrix(e *env, out matrixOutput, format string) error {
 	switch format {
-	case "csv":
-		w := csv.NewWriter(e.stdout)
-		_ = w.Write(append([]string{"module", "action"}, out.Roles...))
-		for _, r := range out.Rows {
-			rec := []string{r.Module, r.Action}
-			for _, role := range out.Roles {
-				rec = append(rec, r.Access[role])
-			}
-			_ = w.Write(rec)
-		}
-		w.Flush()
-		return w.Error()
 	case "markdown":
 		fmt.Fprintf(e.stdout, "| Module | Action | %s |\n", strings.Join(out.Roles, " | "))
 		fmt.Fprintf(e.stdout, "|---|---|%s\n", strings.Repeat(":---:|", len(out.Roles)))
