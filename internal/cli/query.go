@@ -3,29 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/views"
 )
-
-// reasonMessages explain the decision reasons (docs/semantics.md, section 6).
-var reasonMessages = map[string]string{
-	snapshot.ReasonAllowed:         "a permission matched",
-	snapshot.ReasonNoSnapshot:      "the tenant has no compiled snapshot",
-	snapshot.ReasonInvalidRequest:  "no request or no subject ID",
-	snapshot.ReasonUnknownSubject:  "the subject is in no group (by ID or external group)",
-	snapshot.ReasonNoRoles:         "the subject's groups give no roles",
-	snapshot.ReasonUnknownResource: "no object mentions the module and no wildcard grant covers it",
-	snapshot.ReasonUnknownAction:   "no object mentions the action and no wildcard grant covers it",
-	snapshot.ReasonNotPermitted:    "no role of the subject grants the action on the module",
-	snapshot.ReasonScopeNotMatched: "a grant exists, but its scope does not select this record",
-	snapshot.ReasonConditionFalse:  "only conditional grants exist and none held",
-	snapshot.ReasonRestricted:      "a grant matched but a group restriction does not",
-}
 
 // subjectFlags are the flags that describe a subject.
 type subjectFlags struct {
@@ -133,7 +118,7 @@ Exit code 0 when allowed, 1 when denied.`,
 			}
 			req := &snapshot.Request{Subject: sub, Action: action, Resource: res}
 			d := b.snap.Check(req)
-			out := checkOutput{Tenant: b.tenant, Subject: sub.ID, Action: action, Resource: resource, Decision: d, Message: reasonMessages[d.Reason]}
+			out := checkOutput{Tenant: b.tenant, Subject: sub.ID, Action: action, Resource: resource, Decision: d, Message: views.ReasonText(d.Reason)}
 			if explain {
 				out.Actions = b.snap.Actions(sub, res)
 				if out.Actions == nil {
@@ -165,27 +150,7 @@ Exit code 0 when allowed, 1 when denied.`,
 }
 
 // describeMatch renders the grant of a decision.
-func describeMatch(m *snapshot.Match) string {
-	if m == nil {
-		return ""
-	}
-	s := "role " + m.Role
-	if m.From != "" {
-		s += " (permission inherited from " + m.From + ")"
-	}
-	s += " via group " + m.Group
-	if m.FullAccess || m.Permission < 0 {
-		return s + ": fullAccess"
-	}
-	s += ": spec.permissions[" + strconv.Itoa(m.Permission) + "]"
-	if m.Scope != "" {
-		s += ", scope " + m.Scope
-	}
-	if m.When != "" {
-		s += ", when " + m.When
-	}
-	return s
-}
+func describeMatch(m *snapshot.Match) string { return views.DescribeMatch(m) }
 
 func printDecision(e *env, out checkOutput, explain bool) {
 	w := e.stdout
@@ -283,23 +248,7 @@ users reached only through externalGroups are not listed.`,
 }
 
 // grantText is the short form of a grant for tables.
-func grantText(m *snapshot.Match) string {
-	if m.FullAccess || m.Permission < 0 {
-		return "fullAccess"
-	}
-	role := m.Role
-	if m.From != "" {
-		role = m.From
-	}
-	s := role + ".spec.permissions[" + strconv.Itoa(m.Permission) + "]"
-	if m.Scope != "" {
-		s += " scope " + m.Scope
-	}
-	if m.When != "" {
-		s += " when " + m.When
-	}
-	return s
-}
+func grantText(m *snapshot.Match) string { return views.GrantText(m) }
 
 // planOutput is the output of gatehouse can-i-list.
 type planOutput struct {
@@ -390,51 +339,6 @@ and untranslatable conditions are errors rather than a broader filter).`,
 }
 
 // filterText renders a filter for people.
-func filterText(f *snapshot.Filter) string {
-	if f == nil {
-		return "true"
-	}
-	switch f.Op {
-	case snapshot.OpTrue, snapshot.OpFalse:
-		return f.Op
-	case snapshot.OpAnd, snapshot.OpOr:
-		parts := make([]string, len(f.Children))
-		for i, c := range f.Children {
-			parts[i] = filterText(c)
-			if (c.Op == snapshot.OpAnd || c.Op == snapshot.OpOr) && c.Op != f.Op {
-				parts[i] = "(" + parts[i] + ")"
-			}
-		}
-		return strings.Join(parts, " "+f.Op+" ")
-	case snapshot.OpEq:
-		return f.Property + " = " + valueText(f.Value)
-	case snapshot.OpLt:
-		return f.Property + " < " + valueText(f.Value)
-	case snapshot.OpLe:
-		return f.Property + " <= " + valueText(f.Value)
-	case snapshot.OpGt:
-		return f.Property + " > " + valueText(f.Value)
-	case snapshot.OpGe:
-		return f.Property + " >= " + valueText(f.Value)
-	case snapshot.OpIn:
-		vs := make([]string, len(f.Values))
-		for i, v := range f.Values {
-			vs[i] = valueText(v)
-		}
-		return f.Property + " in [" + strings.Join(vs, ", ") + "]"
-	case snapshot.OpContains:
-		return f.Property + " contains " + valueText(f.Value)
-	case snapshot.OpUnder:
-		return f.Property + " under " + valueText(f.Value)
-	case snapshot.OpCEL:
-		return "cel(" + f.Expr + ")"
-	}
-	return f.Op
-}
+func filterText(f *snapshot.Filter) string { return views.FilterText(f) }
 
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprint(v)
-}
+func valueText(v any) string { return views.ValueText(v) }
