@@ -1,39 +1,21 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/internal/manifest"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
+	"github.com/gatehouse-dev/gatehouse/internal/views"
 )
 
-// tenantDiff is the change of one tenant.
-type tenantDiff struct {
-	Tenant string `json:"tenant"`
-	// OldProblems and NewProblems count compile problems of each side
-	// (objects with problems are left out of both snapshots).
-	OldProblems int `json:"oldProblems"`
-	NewProblems int `json:"newProblems"`
-	snapshot.Changes
-}
-
-// diffOutput is the output of gatehouse diff.
-type diffOutput struct {
-	Old     string       `json:"old"`
-	New     string       `json:"new"`
-	Tenants []tenantDiff `json:"tenants"`
-}
+// diffOutput is the output of gatehouse diff (computed by internal/views,
+// shared with the console).
+type diffOutput = views.DiffOutput
 
 func newDiffCmd(e *env) *cobra.Command {
 	var (
@@ -95,127 +77,40 @@ func readSide(e *env, spec, tenant string, cluster clusterFlags) (*manifest.Set,
 	if ns, ok := clusterNamespace(spec); ok {
 		return readCluster(e.ctx, cluster, ns)
 	}
-	rest, ok := strings.CutPrefix(spec, "git:")
+	rev, path, ok, err := views.GitSpec(spec)
 	if !ok {
 		return readManifests(e, []string{spec}, tenant)
 	}
-	rev, path, ok := strings.Cut(rest, ":")
-	if !ok || rev == "" {
-		return nil, usageError("%s: want git:REV:PATH", spec)
-	}
-	if path == "" {
-		path = "."
+	if err != nil {
+		return nil, usageError("%v", err)
 	}
 	dir, err := os.MkdirTemp("", "gatehouse-diff-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }() // best-effort cleanup of a temp dir
-	if err := gitExtract(rev, path, dir); err != nil {
+	top, err := views.GitTop("")
+	if err == nil {
+		err = views.GitExtract(top, rev, path, dir)
+	}
+	if err != nil {
 		return nil, usageError("%s: %v", spec, err)
 	}
 	set, err := readManifests(e, []string{filepath.Join(dir, path)}, tenant)
 	if err != nil {
 		return nil, err
 	}
-	// Name files as git:REV:FILE rather than by the temporary directory.
-	for _, o := range set.Objects {
-		if rel, err := filepath.Rel(dir, o.Doc.File); err == nil {
-			o.Doc.File = "git:" + rev + ":" + filepath.ToSlash(rel)
-		}
-	}
+	views.NameGitFiles(set, dir, rev)
 	return set, nil
-}
-
-// gitExtract writes the files of path at rev into dir.
-func gitExtract(rev, path, dir string) error {
-	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return errors.New("not in a git repository")
-	}
-	var out, stderr bytes.Buffer
-	cmd := exec.Command("git", "archive", "--format=tar", rev, "--", path)
-	cmd.Dir = strings.TrimSpace(string(top))
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return errors.New(msg)
-	}
-	tr := tar.NewReader(&out)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := filepath.Clean(h.Name)
-		if strings.HasPrefix(name, "..") || filepath.IsAbs(name) {
-			continue
-		}
-		target := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, data, 0o644); err != nil {
-			return err
-		}
-	}
 }
 
 // diffSets compiles every tenant of both sets and diffs them.
 func diffSets(oldName, newName string, oldSet, newSet *manifest.Set) diffOutput {
-	out := diffOutput{Old: oldName, New: newName, Tenants: []tenantDiff{}}
-	tenants := append(oldSet.Tenants(), newSet.Tenants()...)
-	sort.Strings(tenants)
-	for i, t := range tenants {
-		if i > 0 && tenants[i-1] == t {
-			continue
-		}
-		d := tenantDiff{Tenant: t}
-		var oldSnap, newSnap *snapshot.Snapshot
-		if contains(oldSet.Tenants(), t) {
-			b := compileTenant(oldSet, t)
-			oldSnap, d.OldProblems = b.snap, len(b.problems)
-		}
-		if contains(newSet.Tenants(), t) {
-			b := compileTenant(newSet, t)
-			newSnap, d.NewProblems = b.snap, len(b.problems)
-		}
-		d.Changes = snapshot.Diff(oldSnap, newSnap)
-		out.Tenants = append(out.Tenants, d)
-	}
-	return out
+	return views.DiffSets(oldName, newName, oldSet, newSet)
 }
 
 // grantWords describes a permission change's grant.
-func grantWords(p snapshot.PermissionChange) string {
-	switch p.Kind {
-	case "fullAccess":
-		return "full access"
-	case "restriction":
-		return fmt.Sprintf("restriction of %s to scope %s", p.Resource, p.Scope)
-	}
-	s := p.Action + " " + p.Resource
-	if p.Scope != "" && p.Scope != "all" {
-		s += " (scope " + p.Scope + ")"
-	}
-	if p.When != "" {
-		s += " when " + p.When
-	}
-	return s
-}
+func grantWords(p snapshot.PermissionChange) string { return views.GrantWords(p) }
 
 func sign(change string) string {
 	if change == snapshot.Gained {
