@@ -185,7 +185,7 @@ func TestWhatIfDownload(t *testing.T) {
 					t.Fatalf("objects: %+v", set.Objects)
 				}
 			}},
-		"patch": {query: "?format=patch", code: 200, contains: []string{"--- a/Role/technician.yaml", "+++ b/Role/technician.yaml", "@@ -", "+    - delete", "--- a/FieldPolicy/workorder-fields.yaml"}},
+		"patch":      {query: "?format=patch", code: 200, contains: []string{"--- a/Role/technician.yaml", "+++ b/Role/technician.yaml", "@@ -", "+    - delete", "--- a/FieldPolicy/workorder-fields.yaml"}},
 		"bad format": {query: "?format=zip", code: 400},
 	}
 	for name, tc := range tests {
