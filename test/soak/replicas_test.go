@@ -118,7 +118,11 @@ func (h *harness) start(ctx context.Context) {
 	// for the whole run (the default serves anyway, and counts the loss).
 	h.replicas = []*replica{
 		{name: "replica-1", bin: bin, kubeconfig: kubeconfig, dir: h.dir, audit: filepath.Join(h.dir, "audit-1.log"),
-			extra: []string{"--webhook-cert-dir=" + wh.LocalServingCertDir, "--webhook-port=" + strconv.Itoa(wh.LocalServingPort)}},
+			// Its authorization endpoint serves TLS with the webhook's
+			// certificate, named explicitly: --authz-insecure-plain-http
+			// (every replica's) means plain HTTP when no certificate is.
+			extra: []string{"--webhook-cert-dir=" + wh.LocalServingCertDir, "--webhook-port=" + strconv.Itoa(wh.LocalServingPort),
+				"--authz-cert-file=" + filepath.Join(wh.LocalServingCertDir, "tls.crt"), "--authz-key-file=" + filepath.Join(wh.LocalServingCertDir, "tls.key")}},
 		{name: "replica-2", bin: bin, kubeconfig: kubeconfig, dir: h.dir, audit: "/dev/full"},
 	}
 	pool := x509.NewCertPool()
