@@ -132,12 +132,8 @@ func TestChanges(t *testing.T) {
 	}
 }
 
-// withDiffRoots lets /diff read roots for the test.
-func withDiffRoots(t *testing.T, roots ...string) {
-	t.Helper()
-	diffRootsHook = func(*Server) []string { return roots }
-	t.Cleanup(func() { diffRootsHook = nil })
-}
+// withDiffRoots lets /diff of s read roots, as -f does for the CLI.
+func withDiffRoots(s *Server, roots ...string) { s.opts.Roots = roots }
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
@@ -170,7 +166,7 @@ func TestDiff(t *testing.T) {
 	writeFile(t, filepath.Join(root, "new", "policy.yaml"), strings.Replace(diffOld, "actions: [view]", "actions: [view, delete]", 1))
 	outside := t.TempDir()
 	writeFile(t, filepath.Join(outside, "policy.yaml"), diffOld)
-	withDiffRoots(t, root)
+	withDiffRoots(s, root)
 
 	tests := map[string]struct {
 		old, new string
@@ -238,7 +234,7 @@ func TestDiffGit(t *testing.T) {
 	git("commit", "-q", "-m", "outside")
 
 	s := newTestServer(t, samples)
-	withDiffRoots(t, filepath.Join(repo, "policy"))
+	withDiffRoots(s, filepath.Join(repo, "policy"))
 	tests := map[string]struct {
 		old, new string
 		code     int

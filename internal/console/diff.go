@@ -13,20 +13,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/views"
 )
 
-// diffRootsHook, when set, gives the directories /diff may read. It stands
-// in for Options.Roots (the -f directories) until console.go has that
-// field; tests set it.
-var diffRootsHook func(*Server) []string
-
 // diffRoots are the directories /diff may read: paths inside them, and git
 // revisions of paths inside them. nil: /diff is disabled (the console was
-// not told its -f directories).
-func (s *Server) diffRoots() []string {
-	if diffRootsHook != nil {
-		return diffRootsHook(s)
-	}
-	return nil
-}
+// not told its -f directories: Options.Roots).
+func (s *Server) diffRoots() []string { return s.opts.Roots }
 
 // diffData is gatehouse diff OLD NEW rendered: GET /diff?old=&new=&tenant=.
 type diffData struct {

@@ -57,11 +57,14 @@ func (e *inputError) Error() string { return e.msg }
 
 // badInput returns an inputError; format values from the request with
 // quote, which bounds them.
-//
-//nolint:unused // the pages under construction (stubs_*.go) will use it
 func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
+
+// notFound is a missing object named by the URL: 404 with the message.
+type notFound struct{ msg string }
+
+func (e *notFound) Error() string { return e.msg }
 
 // quote quotes a value from a request for a message, at most 40 bytes of it.
 func quote(s string) string {
@@ -121,6 +124,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, st *State, err err
 	var in *inputError
 	if errors.As(err, &in) {
 		s.renderError(w, r, st, http.StatusBadRequest, in.msg)
+		return
+	}
+	var nf *notFound
+	if errors.As(err, &nf) {
+		s.renderError(w, r, st, http.StatusNotFound, nf.msg)
 		return
 	}
 	s.renderError(w, r, st, http.StatusInternalServerError, err.Error())

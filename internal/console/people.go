@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -65,11 +64,6 @@ type actionRow struct {
 	Explain string
 }
 
-// notFound is a missing object named by the URL: 404 with the message.
-type notFound struct{ msg string }
-
-func (e *notFound) Error() string { return e.msg }
-
 func (s *Server) personData(r *http.Request, t *Tenant) (any, error) {
 	id := r.PathValue("subject")
 	if len(id) > maxParam {
@@ -103,27 +97,3 @@ func (s *Server) personData(r *http.Request, t *Tenant) (any, error) {
 // The person page answers 404 for an unknown subject, which the page
 // table's data functions cannot say (fail knows 400 and 500): its row is
 // served through raw, which renders personData itself.
-func init() {
-	for i := range pages {
-		if pages[i].name == "person" {
-			pages[i].raw = (*Server).personPage
-		}
-	}
-}
-
-func (s *Server) personPage(w http.ResponseWriter, r *http.Request, t *Tenant) error {
-	st := s.state.Load()
-	data, err := s.personData(r, t)
-	var nf *notFound
-	if errors.As(err, &nf) {
-		s.renderError(w, r, st, http.StatusNotFound, nf.msg)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cur := page{name: "person"}
-	s.render(w, http.StatusOK, "person", view{Title: "Person · " + t.Name, Page: "person", State: st, Tenant: t,
-		Nav: s.nav(t, cur), Source: s.opts.Source, Data: data})
-	return nil
-}
