@@ -27,6 +27,9 @@ const envArtifacts = "GATEHOUSE_ARTIFACTS"
 // envUpdateScreenshots=1 also writes the README's screenshots under docs/.
 const envUpdateScreenshots = "GATEHOUSE_UPDATE_SCREENSHOTS"
 
+// readmeScreenshots are the screenshots the README shows (docs/console-NAME.png).
+var readmeScreenshots = map[string]bool{"matrix": true, "whatif": true}
+
 // browserWait bounds each page visit.
 const browserWait = 30 * time.Second
 
@@ -135,14 +138,14 @@ func (b *browser) open(t *testing.T, url string) string {
 }
 
 // screenshot writes a full-page PNG as name.png to the artifacts and, with
-// envUpdateScreenshots, to docs/ as docs/console-name.png.
+// envUpdateScreenshots, the README's ones to docs/ as docs/console-name.png.
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
 	png := runFor(t, b, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv(envUpdateScreenshots) == "1" {
+	if os.Getenv(envUpdateScreenshots) == "1" && readmeScreenshots[name] {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "console-"+name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -163,16 +166,32 @@ func TestBrowserPages(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	b := newBrowser(t)
+	const tenant = "/t/acme-field-services/"
 	pages := map[string]browserPage{
 		"home":     {path: "/", shows: []string{"acme-field-services"}, shot: "home"},
-		"overview": {path: "/t/acme-field-services/", shows: []string{"Revision", "Nothing is left out"}, shot: "overview"},
+		"overview": {path: tenant, shows: []string{"Revision", "Nothing is left out"}, shot: "overview"},
+		"matrix": {path: tenant + "matrix", shot: "matrix",
+			shows: []string{"Limited Technician", "partial", "ownOrAssigned", "via extends field-base", "Export this table as CSV"}},
+		"fields: billingRate hidden for the technician role": {path: tenant + "fields", shot: "fields",
+			shows: []string{"billingRate", "technician\thidden"}},
+		"people": {path: tenant + "people", shot: "people", shows: []string{"alex.apprentice", "calgary-apprentices", "dana.director"}},
+		"person: alex.apprentice partial on work orders": {path: tenant + "people/alex.apprentice", shot: "person",
+			shows: []string{"limited-technician", `where ownerId = "alex.apprentice" or assigneeIds contains "alex.apprentice"`}},
+		"explain": {path: tenant + "explain?subject=alex.apprentice&action=edit&module=workorders&prop=assigneeIds%3Dalex.apprentice", shot: "explain",
+			shows: []string{"Allowed", "limited-technician", "ownOrAssigned"}},
+		"who can": {path: tenant + "who-can?action=approve&module=purchaseorders&prop=amount%3D3000&prop=unit%3D%2Fca%2Fab%2Fcalgary", shot: "whocan",
+			shows: []string{"sam.supervisor"}},
+		"approvers: the supervisor above 1,000": {path: tenant + "approvers?module=purchaseorders&prop=amount%3D1500&prop=unit%3D%2Fca%2Fab%2Fcalgary", shot: "approvers",
+			shows: []string{"supervisor", "sam.supervisor"}},
+		"changes without a trail": {path: tenant + "changes", shot: "changes", shows: []string{"--audit-log"}},
+		"what if": {path: tenant + "what-if", shot: "", shows: []string{"Role grants", "Download patch"}},
 	}
 	for name, p := range pages {
 		t.Run(name, func(t *testing.T) {
 			text := b.open(t, srv.URL+p.path)
 			for _, want := range p.shows {
-				if !strings.Contains(text, want) {
-					t.Errorf("%s does not show %q:\n%.2000s", p.path, want, text)
+				if !containsCells(text, want) {
+					t.Errorf("%s does not show %q:\n%.3000s", p.path, want, text)
 				}
 			}
 			if p.shot != "" {
@@ -182,5 +201,50 @@ func TestBrowserPages(t *testing.T) {
 				t.Errorf("%s: browser errors: %v", p.path, errs)
 			}
 		})
+	}
+}
+
+// containsCells reports whether text holds want, where a tab in want stands
+// for the tab innerText puts between the cells of a table row.
+func containsCells(text, want string) bool {
+	return strings.Contains(text, strings.ReplaceAll(want, `\t`, "\t"))
+}
+
+// A what-if toggle, with our JavaScript: pressing the technician's
+// workorders/delete cell shows, without a page load, the subjects who would
+// gain it.
+func TestBrowserWhatIfToggle(t *testing.T) {
+	s := newTestServer(t, samples)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	b := newBrowser(t)
+	b.open(t, srv.URL+"/t/acme-field-services/what-if")
+	// A marker that a page load would erase: the toggle must not reload.
+	runFor(t, b, chromedp.Evaluate[bool]("window.gatehouseMarker = true"))
+	toggle := chromedp.CSS(`button[name="set"][value^="Role/technician/workorders/delete/"]`)
+	b.do(t, chromedp.ScrollIntoView(toggle), chromedp.Click(toggle))
+	var result string
+	deadline := time.Now().Add(browserWait)
+	for !strings.Contains(result, "tom.tech") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		result = runFor(t, b, chromedp.Text(chromedp.CSS("#whatif-result")))
+	}
+	for _, want := range []string{"gained", "delete", "workorders", "tom.tech", "tina.tech"} {
+		if !strings.Contains(result, want) {
+			t.Errorf("the effect of the toggle does not show %q:\n%s", want, result)
+		}
+	}
+	if !runFor(t, b, chromedp.Evaluate[bool]("window.gatehouseMarker === true")) {
+		t.Error("the toggle reloaded the page instead of updating it in place")
+	}
+	// The edit is kept for the next one, and the pressed cell keeps focus.
+	edits := runFor(t, b, chromedp.Text(chromedp.CSS("#whatif-edits")))
+	if !strings.Contains(edits, "Edits so far") {
+		t.Errorf("the edit is not listed:\n%.1000s", edits)
+	}
+	b.do(t, chromedp.ScrollIntoView(chromedp.CSS("#whatif-result")))
+	b.screenshot(t, "whatif")
+	if errs := b.takeErrors(); len(errs) > 0 {
+		t.Errorf("browser errors: %v", errs)
 	}
 }

@@ -224,7 +224,7 @@ func ListenLoopback(addr string) (net.Listener, error) {
 }
 
 func (s *Server) parseTemplates() error {
-	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	base, err := template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
 	if err != nil {
 		return fmt.Errorf("console: layout: %w", err)
 	}

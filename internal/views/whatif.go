@@ -485,36 +485,20 @@ var StandardActions = []string{"view", "create", "edit", "delete", "archive", "a
 // RoleToggles lays out, for every role, what it grants on every module and
 // action named anywhere in the tenant's roles.
 func RoleToggles(objs snapshot.Objects) ToggleMatrix {
-	mods, acts := map[string]bool{}, map[string]bool{}
 	byName := map[string]*v1alpha1.Role{}
 	for i := range objs.Roles {
-		r := &objs.Roles[i]
-		byName[r.Name] = r
-		for _, p := range r.Spec.Permissions {
-			for _, m := range p.Resources {
-				if m != "*" {
-					mods[string(m)] = true
-				}
-			}
-			for _, a := range p.Actions {
-				if a != "*" {
-					acts[string(a)] = true
-				}
-			}
-		}
+		byName[objs.Roles[i].Name] = &objs.Roles[i]
 	}
-	for _, fp := range objs.FieldPolicies {
-		mods[string(fp.Spec.Resource)] = true
-	}
-	for _, ch := range objs.ApprovalChains {
-		mods[string(ch.Spec.Resource)] = true
-	}
-	delete(mods, "")
+	// The same modules and actions as the role matrix (Columns), with the
+	// standard actions first so that every role can be given them.
+	modules, actions := Columns(objs)
 	var m ToggleMatrix
-	m.Modules, m.Actions = wiKeys(mods), slices.Clone(StandardActions)
-	for _, a := range wiKeys(acts) {
-		if !slices.Contains(m.Actions, a) {
-			m.Actions = append(m.Actions, a)
+	m.Modules, m.Actions = modules, slices.Clone(StandardActions)
+	for _, mod := range modules {
+		for _, a := range actions[mod] {
+			if !slices.Contains(m.Actions, a) {
+				m.Actions = append(m.Actions, a)
+			}
 		}
 	}
 	names := wiKeys(byName)
@@ -543,7 +527,7 @@ func RoleToggles(objs snapshot.Objects) ToggleMatrix {
 						}
 					}
 				}
-				c.Inherited = wiInherited(byName, r, mod, act, map[string]bool{name: true})
+				c.Inherited = wiInherited(byName, r, mod, act)
 				c.Toggle = Edit{Kind: v1alpha1.KindRole, Name: name, Module: mod, Action: act, Scope: ScopeNone}
 				if c.Scope == "" && !c.Conditional {
 					c.Toggle.Scope = usual
@@ -569,23 +553,21 @@ func wiScope(s v1alpha1.Scope) string {
 	return string(s)
 }
 
-func wiInherited(byName map[string]*v1alpha1.Role, r *v1alpha1.Role, mod, act string, seen map[string]bool) string {
-	for _, e := range r.Spec.Extends {
-		base := byName[string(e)]
-		if base == nil || seen[string(e)] {
-			continue
+func wiInherited(byName map[string]*v1alpha1.Role, r *v1alpha1.Role, mod, act string) string {
+	scope := ""
+	lookup := func(n string) *v1alpha1.Role { return byName[n] }
+	snapshot.ExtendsClosure(r.Name, lookup, func(base *v1alpha1.Role) {
+		if scope != "" || base.Name == r.Name {
+			return
 		}
-		seen[string(e)] = true
 		for _, p := range base.Spec.Permissions {
 			if p.When == "" && wiGrants(p, mod, act) {
-				return wiScope(p.Scope)
+				scope = wiScope(p.Scope)
+				return
 			}
 		}
-		if s := wiInherited(byName, base, mod, act, seen); s != "" {
-			return s
-		}
-	}
-	return ""
+	})
+	return scope
 }
 
 func wiKeys[V any](m map[string]V) []string {
