@@ -184,7 +184,7 @@ func TestBrowserPages(t *testing.T) {
 		"approvers: the supervisor above 1,000": {path: tenant + "approvers?module=purchaseorders&prop=amount%3D1500&prop=unit%3D%2Fca%2Fab%2Fcalgary", shot: "approvers",
 			shows: []string{"supervisor", "sam.supervisor"}},
 		"changes without a trail": {path: tenant + "changes", shot: "changes", shows: []string{"--audit-log"}},
-		"what if": {path: tenant + "what-if", shot: "", shows: []string{"Role grants", "Download patch"}},
+		"what if":                 {path: tenant + "what-if", shot: "", shows: []string{"Role grants", "Download patch"}},
 	}
 	for name, p := range pages {
 		t.Run(name, func(t *testing.T) {
