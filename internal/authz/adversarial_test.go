@@ -137,6 +137,9 @@ func (c *client) post(ctx context.Context, path, body string) (answer, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil {
+		checkContract("POST", path, []byte(body), resp.StatusCode, resp.Header, b)
+	}
 	return answer{status: resp.StatusCode, body: string(b), retry: resp.Header.Get("Retry-After")}, err
 }
 

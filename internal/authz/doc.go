@@ -16,8 +16,10 @@
 //	/v1/approvals/plan               the record's approval steps and eligible approvers
 //	/v1/approvals/check              may the subject approve the record now
 //
-// plus POST /subjectaccessreview, a Kubernetes authorization webhook, and,
-// with Options.DefaultTenant, the tenant routes at the root.
+// plus POST /subjectaccessreview, a Kubernetes authorization webhook,
+// GET /openapi.json, the OpenAPI 3.1 contract of all of them (openapi.yaml,
+// embedded; the tests validate every response they produce against it),
+// and, with Options.DefaultTenant, the tenant routes at the root.
 //
 // An evaluation answers {"decision": bool, "context": {"reason",
 // "revision", "fields": {"readable", "writable"}}}; fields appear when the

@@ -182,6 +182,10 @@ func (h *Handler) serve(w *statusWriter, r *http.Request) endpoint {
 		h.serveSAR(w, r, caller)
 		return rt.ep
 	}
+	if rt.ep == epOpenAPI {
+		h.serveOpenAPI(w)
+		return rt.ep
+	}
 	if !h.tenantAllowed(w, r, caller, rt.tenant, src) {
 		return rt.ep
 	}

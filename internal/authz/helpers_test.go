@@ -101,7 +101,8 @@ func newTestHandler(t testing.TB, opts Options) (*Handler, *store.Store) {
 	return h, st
 }
 
-// do sends one request through the handler.
+// do sends one request through the handler and validates the exchange
+// against the OpenAPI contract (checkContract).
 func do(h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
 	var rd io.Reader
 	if body != "" {
@@ -116,6 +117,7 @@ func do(h http.Handler, method, path, body string, header ...string) *httptest.R
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
+	checkContract(method, path, []byte(body), w.Code, w.Header(), w.Body.Bytes())
 	return w
 }
 

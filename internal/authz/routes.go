@@ -20,6 +20,7 @@ const (
 	epApprovalCheck
 	epDiscovery
 	epSAR
+	epOpenAPI
 	epUnknown // no route matched (404); only for metrics
 )
 
@@ -45,10 +46,11 @@ const (
 // endpointSpec is all the handler knows about an endpoint besides its code:
 // routing, method, accepted body keys, required parts, metric name and
 // discovery parameter. Adding an endpoint is a constant above, an entry
-// here and its file (serve).
+// here, its file (serve) and its operations in openapi.yaml.
 type endpointSpec struct {
 	// path is below the tenant's base path (or the root for the default
-	// tenant); rootPath is a path outside the tenants (the SAR webhook).
+	// tenant); rootPath is a path outside the tenants (the SAR webhook, the
+	// OpenAPI document).
 	path, rootPath string
 	// get: GET or HEAD without a body; otherwise POST with a JSON body.
 	get bool
@@ -64,8 +66,8 @@ type endpointSpec struct {
 	needs uint8
 	// candidates: context.candidates is the list of records to filter.
 	candidates bool
-	// serve answers a decoded body; discovery and SAR are served before a
-	// body is read (see Handler.serve).
+	// serve answers a decoded body; discovery, SAR and the OpenAPI
+	// document are served before a body is read (see Handler.serve).
 	serve func(h *Handler, w http.ResponseWriter, r *http.Request, st *state, tenant string, caller *Caller)
 }
 
@@ -90,6 +92,7 @@ var endpoints = [...]endpointSpec{
 		fields: fieldSubject | fieldResource | fieldContext, needs: hasSubject | hasResource, serve: (*Handler).serveApprovalCheck},
 	epDiscovery: {path: wellKnownAuthZEN, get: true, metric: "discovery"},
 	epSAR:       {rootPath: subjectAccessReviewPath, metric: "subjectaccessreview"},
+	epOpenAPI:   {rootPath: openAPIPath, get: true, metric: "openapi"},
 	epUnknown:   {metric: "unknown"},
 }
 
