@@ -100,6 +100,11 @@ build: ## Build the manager and the gatehouse CLI into bin/.
 run: envtest build ## Start a local API server, install the CRDs, apply the samples and run the manager against it.
 	ENVTEST_DIR=$(ENVTEST_DIR) LOCAL_DIR=$(LOCAL_DIR) bash hack/run-local.sh
 
+.PHONY: dist
+VERSION ?= v0.0.0-dev
+dist: ## Release archives of the kubectl-gatehouse plugin for each platform, SHA256SUMS and the krew manifest, in dist/ (VERSION=v1.2.3).
+	bash hack/dist.sh $(VERSION)
+
 .PHONY: build-installer
 build-installer: manifests generate ## Write dist/install.yaml (CRDs, RBAC, manager, webhook) for IMG.
 	mkdir -p dist
