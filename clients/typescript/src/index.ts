@@ -1,0 +1,12 @@
+export { GatehouseClient, parseRetryAfter } from "./client.js";
+export type { CallOptions, EvaluationOptions, GatehouseClientOptions, PagingOptions, TokenSource } from "./client.js";
+export { GatehouseError, splitServerMessage } from "./errors.js";
+export type { GatehouseErrorKind } from "./errors.js";
+export { maskFields, forbiddenFields } from "./fields.js";
+export type { FieldMode } from "./fields.js";
+export { planMatches } from "./match.js";
+export { planToPrismaWhere, isMatchNothing, MATCH_NOTHING, PlanConversionError } from "./prisma.js";
+export type { ColumnMapping, PredicateFilter, PrismaOptions, PrismaWhere } from "./prisma.js";
+export { defaultLimits, validateRequest, unitProblem, identProblem } from "./validate.js";
+export type { EndpointName, Limits } from "./validate.js";
+export type * from "./types.js";
