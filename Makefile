@@ -66,11 +66,12 @@ chromium: ## Install headless Chromium (Debian package, apt-get as root) for the
 	@bash hack/chromium.sh
 
 .PHONY: test
-test: envtest postgres chromium ## Run unit and envtest tests, Plan.SQL on a real PostgreSQL, and the console in a real headless Chromium.
+test: envtest postgres chromium ## Run unit and envtest tests, Plan.SQL on a real PostgreSQL, the console in a real headless Chromium, and the TypeScript client (npm ci, Node's test runner) against a real gatehouse serve.
 	GATEHOUSE_PG_BIN=$$(bash hack/postgres.sh) && export GATEHOUSE_PG_BIN && \
 	GATEHOUSE_CHROMIUM=$$(bash hack/chromium.sh) && export GATEHOUSE_CHROMIUM && \
 	GATEHOUSE_ARTIFACTS=$(CURDIR)/bin/artifacts/console && export GATEHOUSE_ARTIFACTS && \
 		KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
+	bash clients/typescript/test.sh
 
 .PHONY: soak
 SOAK_DURATION ?= 2m
