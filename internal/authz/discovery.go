@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -10,8 +11,12 @@ import (
 // metadata): the PDP identifier and the URL of every endpoint with a
 // discovery parameter, in the order of endpoints. Gatehouse's native
 // endpoints are additional parameters (clients ignore parameters they do
-// not understand).
-type discovery struct{ pdp string }
+// not understand), and so is gatehouse_max_batch, the most evaluations one
+// batch may hold, by which the clients split larger batches.
+type discovery struct {
+	pdp      string
+	maxBatch int
+}
 
 // MarshalJSON writes the members in order.
 func (d discovery) MarshalJSON() ([]byte, error) {
@@ -25,6 +30,8 @@ func (d discovery) MarshalJSON() ([]byte, error) {
 			b = appendJSONString(b, d.pdp+"/"+e.path)
 		}
 	}
+	b = append(b, `,"gatehouse_max_batch":`...)
+	b = strconv.AppendInt(b, int64(d.maxBatch), 10)
 	return append(b, '}'), nil
 }
 
@@ -57,5 +64,5 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, tenant 
 	if !strings.HasPrefix(r.URL.Path, tenantsPrefix) && !strings.HasPrefix(r.URL.Path, "/"+wellKnownAuthZEN+tenantsPrefix) {
 		pdp = base
 	}
-	h.writeJSON(w, e.Snapshot, discovery{pdp})
+	h.writeJSON(w, e.Snapshot, discovery{pdp: pdp, maxBatch: h.lim.maxBatch})
 }

@@ -572,12 +572,13 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 			t.Errorf("%s: the handler routes %s to %v, %v", r, path, rt, ok)
 		}
 	}
-	// The discovery document's members are the table's parameters.
+	// The discovery document's members are the table's parameters, the
+	// PDP and the batch limit.
 	d, _, err := c.deref("/components/schemas/Discovery")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"policy_decision_point"}
+	want := []string{"policy_decision_point", "gatehouse_max_batch"}
 	for _, e := range endpoints {
 		if e.discovery != "" {
 			want = append(want, e.discovery)

@@ -105,3 +105,21 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 }
+
+// The discovery document advertises the batch limit, by which clients
+// split larger batches.
+func TestDiscoveryAdvertisesMaxBatch(t *testing.T) {
+	for _, max := range []int{0, 7} {
+		h, _ := newTestHandler(t, Options{MaxBatch: max})
+		w := do(h, "GET", base+"/.well-known/authzen-configuration", "")
+		var doc map[string]any
+		decodeJSON(t, w.Body.Bytes(), &doc)
+		want := float64(max)
+		if max == 0 {
+			want = DefaultMaxBatch
+		}
+		if doc["gatehouse_max_batch"] != want {
+			t.Errorf("MaxBatch %d: gatehouse_max_batch = %v, want %v", max, doc["gatehouse_max_batch"], want)
+		}
+	}
+}
