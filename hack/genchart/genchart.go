@@ -69,6 +69,19 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 	}
 	isCRD := func(o obj) bool { return kind(o) == "CustomResourceDefinition" }
 	cm, br = slices.DeleteFunc(cm, isCRD), slices.DeleteFunc(br, isCRD)
+	// config/prometheus (the ServiceMonitor), when config/default does not
+	// include it: rendered as config/default would, off by default.
+	extra, err := renderOptional(root, kubectl, "prometheus", cm)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range extra {
+		if kind(o) == "ServiceMonitor" {
+			off := false
+			g.values.serviceMonitor = &off
+		}
+	}
+	cm, br = append(cm, extra...), append(br, extra...)
 	// One template per object of either mode, in kustomize's order.
 	for _, p := range lcs(cm, br, func(o any) string { return key(o.(obj)) }) {
 		var node any
@@ -91,7 +104,7 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 		}
 		text = strings.ReplaceAll(text, ns, nsInclude)
 		var b strings.Builder
-		b.WriteString(generatedHeader("#", "config/default and config/certrotation"))
+		b.WriteString(generatedHeader("#", "config/ (config/default, config/certrotation, config/prometheus)"))
 		if cond != "" {
 			fmt.Fprintf(&b, "{{- if %s }}\n", cond)
 		}
@@ -181,6 +194,53 @@ func render(kubectl, dir string) ([]obj, error) {
 		return nil, fmt.Errorf("kubectl kustomize %s: %v\n%s", dir, err, stderr.Bytes())
 	}
 	return Decode(out)
+}
+
+// renderOptional renders config/<base> with config/default's namespace,
+// name prefix and labels (from a temporary overlay), without the objects
+// config/default already has; nothing when config/<base> does not exist.
+func renderOptional(root, kubectl, base string, have []obj) ([]obj, error) {
+	dir := filepath.Join(root, "config", base)
+	if _, err := os.Stat(filepath.Join(dir, "kustomization.yaml")); err != nil {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(root, "config", "default", "kustomization.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var def map[string]any
+	if err := yaml.Unmarshal(data, &def); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "genchart-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	rel, err := filepath.Rel(tmp, dir)
+	if err != nil {
+		return nil, err
+	}
+	overlay := map[string]any{"resources": []any{filepath.ToSlash(rel)}}
+	for _, k := range []string{"namespace", "namePrefix", "nameSuffix", "labels", "commonLabels"} {
+		if v, ok := def[k]; ok {
+			overlay[k] = v
+		}
+	}
+	data, err = yaml.Marshal(overlay)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "kustomization.yaml"), data, 0o600); err != nil {
+		return nil, err
+	}
+	objs, err := render(kubectl, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(objs, func(o obj) bool {
+		return slices.ContainsFunc(have, func(h obj) bool { return key(h) == key(o) })
+	}), nil
 }
 
 // Decode splits a multi-document YAML stream into objects.

@@ -44,8 +44,10 @@ func (g *gen) template(o obj, cond *string) error {
 		*cond = and(*cond, ".Values.createNamespace")
 	case "ServiceMonitor":
 		*cond = and(*cond, ".Values.metrics.serviceMonitor.enabled")
-		on := true
-		g.values.serviceMonitor = &on
+		if g.values.serviceMonitor == nil { // in config/default
+			on := true
+			g.values.serviceMonitor = &on
+		}
 	case "Service":
 		if strings.Contains(name(o), "authz") {
 			*cond = and(*cond, ".Values.authz.service.enabled")
@@ -108,14 +110,17 @@ func (g *gen) deploymentValues(o obj) error {
 	var out []any
 	for _, a := range args {
 		// In place, so that the defaults keep config/'s order.
+		// --flag or --flag=true turns it on, --flag=false (dropped) off.
 		switch a {
-		case "--leader-elect":
+		case "--leader-elect", "--leader-elect=true":
 			g.values.leaderElect = true
 			out = append(out, optional{".Values.leaderElection.enabled", a})
 			continue
-		case "--metrics-secure":
+		case "--metrics-secure", "--metrics-secure=true":
 			g.values.metricsSecure = true
 			out = append(out, optional{".Values.metrics.secure", a})
+			continue
+		case "--leader-elect=false", "--metrics-secure=false":
 			continue
 		}
 		if s, ok := a.(string); ok && strings.HasPrefix(s, "--tenant-max-") {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -40,6 +43,12 @@ func TestApply(t *testing.T) {
 	}
 	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false
 	env.CRDs = certManagerStandIns()
+	second := []string{"certificates.mode=builtIn", "sharding.shard=a", "sharding.default=true",
+		"tenantLimits.roles=50", "audit.http.url=https://audit.example/events", "audit.required=true", "metrics.secure=true"}
+	if serviceMonitorAvailable(t) {
+		env.CRDs = append(env.CRDs, standIn("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"))
+		second = append(second, "metrics.serviceMonitor.enabled=true")
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start the control plane: %v", err)
@@ -60,8 +69,7 @@ func TestApply(t *testing.T) {
 		set  []string
 	}{
 		{"defaults", nil},
-		{"builtIn, sharded, audited", []string{"certificates.mode=builtIn", "sharding.shard=a", "sharding.default=true",
-			"tenantLimits.roles=50", "audit.http.url=https://audit.example/events", "audit.required=true", "metrics.secure=true"}},
+		{"builtIn, sharded, audited", second},
 	} {
 		objs := template(t, step.set...)
 		for _, o := range objs {
@@ -138,22 +146,46 @@ func waitEstablished(ctx context.Context, t *testing.T, dyn dynamic.Interface, n
 // certManagerStandIns are CRDs for cert-manager.io/v1 Issuer and
 // Certificate with open schemas (envtest has no cert-manager).
 func certManagerStandIns() []*apiextensionsv1.CustomResourceDefinition {
-	crd := func(kind, plural string) *apiextensionsv1.CustomResourceDefinition {
-		open := true
-		return &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: plural + ".cert-manager.io"},
-			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: "cert-manager.io",
-				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural, Singular: strings.ToLower(kind)},
-				Scope: apiextensionsv1.NamespaceScoped,
-				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-					Name: "v1", Served: true, Storage: true,
-					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-						Type: "object", XPreserveUnknownFields: &open,
-					}},
-				}},
-			},
-		}
+	return []*apiextensionsv1.CustomResourceDefinition{
+		standIn("cert-manager.io", "Issuer", "issuers"),
+		standIn("cert-manager.io", "Certificate", "certificates"),
 	}
-	return []*apiextensionsv1.CustomResourceDefinition{crd("Issuer", "issuers"), crd("Certificate", "certificates")}
+}
+
+// serviceMonitorAvailable reports whether config/ has a ServiceMonitor
+// (the chart's values say so).
+func serviceMonitorAvailable(t *testing.T) bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "charts", "gatehouse", "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Metrics struct {
+			Available bool `json:"serviceMonitorAvailable"`
+		} `json:"metrics"`
+	}
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Metrics.Available
+}
+
+// standIn is a CRD for group/v1 kind with an open schema.
+func standIn(group, kind, plural string) *apiextensionsv1.CustomResourceDefinition {
+	open := true
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: group,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural, Singular: strings.ToLower(kind)},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &open,
+				}},
+			}},
+		},
+	}
 }
