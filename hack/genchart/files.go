@@ -141,7 +141,9 @@ metrics:
   # Whether config/ has a ServiceMonitor (generated; do not set).
   serviceMonitorAvailable: %v
   serviceMonitor:
-    # Create the Prometheus Operator ServiceMonitor of config/ (needs its CRDs).
+    # Create the objects of config/prometheus, an optional part of
+    # config/default: the ServiceMonitor (needs the Prometheus Operator's
+    # CRDs) and what it needs.
     enabled: %v
 
 leaderElection:
@@ -165,6 +167,12 @@ tenantLimits:
 `, v.metricsSecure, smAvailable, smDefault, v.leaderElect)
 	for _, l := range limits() {
 		fmt.Fprintf(&b, "  # --%s: most %s.\n  %s: %s\n", l.flag, l.usage, l.key, l.value)
+	}
+	for _, p := range v.parts {
+		if p == "prometheus" {
+			continue
+		}
+		fmt.Fprintf(&b, "\n# Create the objects of config/%s, an optional part of config/default\n# (commented out there).\n%s:\n  enabled: false\n", p, camel(p))
 	}
 	b.WriteString(`
 # The audit trail (served changes, admissions, sampled decisions).
@@ -245,7 +253,17 @@ hack/helm.sh install gatehouse charts/gatehouse --set certificates.mode=builtIn
 | ` + "`audit.log`, `audit.http.url`, `audit.http.tokenFile`, `audit.required`" + ` | unset | ` + "`--audit-log`, `--audit-http-url`, `--audit-http-token-file`, `--audit-required`" + ` |
 | ` + "`extraArgs`, `extraVolumes`, `extraVolumeMounts`" + ` | empty | appended to the manager's |
 | ` + "`nodeSelector`, `tolerations`, `affinity`" + ` | empty | the manager's pods |
-
+` + partRows(v.parts) + `
 See ` + "`values.yaml`" + ` for each value's comment.
 `
+}
+
+func partRows(parts []string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p != "prometheus" {
+			fmt.Fprintf(&b, "| `%s.enabled` | false | the objects of config/%s (an optional part of config/default) |\n", camel(p), p)
+		}
+	}
+	return b.String()
 }

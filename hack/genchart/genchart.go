@@ -55,7 +55,7 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 	if ns == "" {
 		return nil, errors.New("config/default renders no Namespace")
 	}
-	g := &gen{files: map[string][]byte{}, ns: ns, values: &values{}}
+	g := &gen{files: map[string][]byte{}, ns: ns, values: &values{}, partOf: map[string]string{}}
 	// CRDs go to crds/ as rendered (Helm installs them first, never
 	// templates or upgrades them).
 	for _, o := range cm {
@@ -68,20 +68,24 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 		}
 	}
 	isCRD := func(o obj) bool { return kind(o) == "CustomResourceDefinition" }
+	all := slices.Clone(cm)
 	cm, br = slices.DeleteFunc(cm, isCRD), slices.DeleteFunc(br, isCRD)
-	// config/prometheus (the ServiceMonitor), when config/default does not
-	// include it: rendered as config/default would, off by default.
-	extra, err := renderOptional(root, kubectl, "prometheus", cm)
+	// The optional parts of config/default (its `#- ../PART` lines): their
+	// objects, each part's off by default.
+	parts, err := renderParts(root, kubectl, all)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range extra {
-		if kind(o) == "ServiceMonitor" {
-			off := false
-			g.values.serviceMonitor = &off
+	for _, p := range parts {
+		g.values.parts = append(g.values.parts, p.name)
+		for _, o := range p.objs {
+			if kind(o) == "ServiceMonitor" && p.name != "prometheus" {
+				return nil, fmt.Errorf("config/%s has a ServiceMonitor: only config/prometheus's is metrics.serviceMonitor", p.name)
+			}
+			g.partOf[key(o)] = partValue(p.name)
 		}
+		cm, br = append(cm, p.objs...), append(br, p.objs...)
 	}
-	cm, br = append(cm, extra...), append(br, extra...)
 	// One template per object of either mode, in kustomize's order.
 	for _, p := range lcs(cm, br, func(o any) string { return key(o.(obj)) }) {
 		var node any
@@ -95,6 +99,9 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 			node, cond = p.b, builtIn
 		}
 		o := node.(obj)
+		if v, ok := g.partOf[key(o)]; ok {
+			cond = and(cond, v+".enabled")
+		}
 		if err := g.template(o, &cond); err != nil {
 			return nil, fmt.Errorf("%s: %w", key(o), err)
 		}
@@ -196,51 +203,105 @@ func render(kubectl, dir string) ([]obj, error) {
 	return Decode(out)
 }
 
-// renderOptional renders config/<base> with config/default's namespace,
-// name prefix and labels (from a temporary overlay), without the objects
-// config/default already has; nothing when config/<base> does not exist.
-func renderOptional(root, kubectl, base string, have []obj) ([]obj, error) {
-	dir := filepath.Join(root, "config", base)
-	if _, err := os.Stat(filepath.Join(dir, "kustomization.yaml")); err != nil {
-		return nil, nil
+type part struct {
+	name string
+	objs []obj
+}
+
+var optionalPart = regexp.MustCompile(`(?m)^#- \.\./([a-z0-9-]+)$`)
+
+// partValue is the value that turns an optional part on (with .enabled).
+func partValue(name string) string { return ".Values." + PartValue(name) }
+
+// PartValue is the value (a path in values.yaml, with .enabled) that turns
+// the optional part config/name of config/default on.
+func PartValue(name string) string {
+	if name == "prometheus" {
+		return "metrics.serviceMonitor"
 	}
+	return camel(name)
+}
+
+// OptionalParts lists the optional parts of config/default: its
+// kustomization.yaml's `#- ../PART` lines.
+func OptionalParts(root string) ([]string, error) {
 	data, err := os.ReadFile(filepath.Join(root, "config", "default", "kustomization.yaml"))
 	if err != nil {
 		return nil, err
 	}
-	var def map[string]any
-	if err := yaml.Unmarshal(data, &def); err != nil {
+	var out []string
+	for _, m := range optionalPart.FindAllStringSubmatch(string(data), -1) {
+		out = append(out, m[1])
+	}
+	return out, nil
+}
+
+// renderParts renders config/default with each of its optional parts (a
+// `#- ../PART` line of its kustomization.yaml) uncommented, as
+// `INSTALLER_OPTIONAL=PART hack/render-installer.sh` does, and returns the
+// objects each part adds. A part that changes config/default's objects is
+// not supported.
+func renderParts(root, kubectl string, base []obj) ([]part, error) {
+	names, err := OptionalParts(root)
+	if err != nil {
 		return nil, err
 	}
+	var out []part
+	for _, name := range names {
+		objs, err := renderWith(root, kubectl, name)
+		if err != nil {
+			return nil, err
+		}
+		var added []obj
+		for _, o := range objs {
+			i := slices.IndexFunc(base, func(b obj) bool { return key(b) == key(o) })
+			switch {
+			case i < 0:
+				added = append(added, o)
+			case !reflect.DeepEqual(base[i], o):
+				return nil, fmt.Errorf("the optional part config/%s changes %s: the generator supports parts that only add objects", name, key(o))
+			}
+		}
+		out = append(out, part{name, added})
+	}
+	return out, nil
+}
+
+// renderWith renders a copy of config/default with part uncommented.
+func renderWith(root, kubectl, name string) ([]obj, error) {
+	dir := filepath.Join(root, "config", "default")
 	tmp, err := os.MkdirTemp("", "genchart-")
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	rel, err := filepath.Rel(tmp, dir)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	overlay := map[string]any{"resources": []any{filepath.ToSlash(rel)}}
-	for _, k := range []string{"namespace", "namePrefix", "nameSuffix", "labels", "commonLabels"} {
-		if v, ok := def[k]; ok {
-			overlay[k] = v
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if e.Name() == "kustomization.yaml" {
+			config, err := filepath.Rel(tmp, filepath.Join(root, "config"))
+			if err != nil {
+				return nil, err
+			}
+			text := strings.ReplaceAll(string(data), "\n#- ../"+name+"\n", "\n- ../"+name+"\n")
+			// kustomize refuses absolute paths: the bases by a relative one.
+			text = regexp.MustCompile(`(?m)^- \.\./`).ReplaceAllString(text, "- "+filepath.ToSlash(config)+"/")
+			data = []byte(text)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, e.Name()), data, 0o600); err != nil {
+			return nil, err
 		}
 	}
-	data, err = yaml.Marshal(overlay)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "kustomization.yaml"), data, 0o600); err != nil {
-		return nil, err
-	}
-	objs, err := render(kubectl, tmp)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(objs, func(o obj) bool {
-		return slices.ContainsFunc(have, func(h obj) bool { return key(h) == key(o) })
-	}), nil
+	return render(kubectl, tmp)
 }
 
 // Decode splits a multi-document YAML stream into objects.

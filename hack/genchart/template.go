@@ -12,6 +12,7 @@ type gen struct {
 	ns         string
 	values     *values
 	deployment bool
+	partOf     map[string]string // object key → the value of its optional part
 }
 
 // values are the defaults found in config/ for the chart's values.
@@ -25,6 +26,7 @@ type values struct {
 	serviceMonitor *bool // nil: config/ has no ServiceMonitor
 	authzService   *bool // nil: config/ has no Service of its own for the endpoint
 	authzPort      any   // nil: no Service port named authz
+	parts          []string
 }
 
 func and(a, b string) string {
@@ -43,11 +45,11 @@ func (g *gen) template(o obj, cond *string) error {
 	case "Namespace":
 		*cond = and(*cond, ".Values.createNamespace")
 	case "ServiceMonitor":
-		*cond = and(*cond, ".Values.metrics.serviceMonitor.enabled")
-		if g.values.serviceMonitor == nil { // in config/default
-			on := true
-			g.values.serviceMonitor = &on
+		on := g.partOf[key(o)] == ""
+		if on { // in config/default itself
+			*cond = and(*cond, ".Values.metrics.serviceMonitor.enabled")
 		}
+		g.values.serviceMonitor = &on
 	case "Service":
 		if strings.Contains(name(o), "authz") {
 			*cond = and(*cond, ".Values.authz.service.enabled")
@@ -108,19 +110,28 @@ func (g *gen) deploymentValues(o obj) error {
 
 	args, _ := c["args"].([]any)
 	var out []any
+	var seenLeader, seenSecure bool
 	for _, a := range args {
 		// In place, so that the defaults keep config/'s order.
-		// --flag or --flag=true turns it on, --flag=false (dropped) off.
+		// --flag (on when the value is) or --flag=true|false (the value's).
 		switch a {
-		case "--leader-elect", "--leader-elect=true":
+		case "--leader-elect":
 			g.values.leaderElect = true
 			out = append(out, optional{".Values.leaderElection.enabled", a})
 			continue
-		case "--metrics-secure", "--metrics-secure=true":
+		case "--metrics-secure":
 			g.values.metricsSecure = true
 			out = append(out, optional{".Values.metrics.secure", a})
 			continue
-		case "--leader-elect=false", "--metrics-secure=false":
+		case "--leader-elect=true", "--leader-elect=false":
+			g.values.leaderElect = a == "--leader-elect=true"
+			seenLeader = true
+			out = append(out, inline(`{{ printf "--leader-elect=%t" .Values.leaderElection.enabled | quote }}`))
+			continue
+		case "--metrics-secure=true", "--metrics-secure=false":
+			g.values.metricsSecure = a == "--metrics-secure=true"
+			seenSecure = true
+			out = append(out, inline(`{{ printf "--metrics-secure=%t" .Values.metrics.secure | quote }}`))
 			continue
 		}
 		if s, ok := a.(string); ok && strings.HasPrefix(s, "--tenant-max-") {
@@ -131,10 +142,10 @@ func (g *gen) deploymentValues(o obj) error {
 	str := func(cond, flag, value string) any {
 		return optional{cond, inline(fmt.Sprintf("{{ printf %q %s | quote }}", "--"+flag+"=%s", value))}
 	}
-	if !g.values.leaderElect {
+	if !g.values.leaderElect && !seenLeader {
 		out = append(out, optional{".Values.leaderElection.enabled", "--leader-elect"})
 	}
-	if !g.values.metricsSecure {
+	if !g.values.metricsSecure && !seenSecure {
 		out = append(out, optional{".Values.metrics.secure", "--metrics-secure"})
 	}
 	out = append(out,

@@ -47,8 +47,10 @@ func TestApply(t *testing.T) {
 		"tenantLimits.roles=50", "audit.http.url=https://audit.example/events", "audit.required=true", "metrics.secure=true"}
 	if serviceMonitorAvailable(t) {
 		env.CRDs = append(env.CRDs, standIn("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"))
-		second = append(second, "metrics.serviceMonitor.enabled=true")
 	}
+	// The second step also turns every optional part of config/default on.
+	_, sets := optionalParts(t)
+	second = append(second, sets...)
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start the control plane: %v", err)

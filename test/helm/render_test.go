@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gatehouse-dev/gatehouse/hack/genchart"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 )
 
@@ -132,7 +133,10 @@ func TestValues(t *testing.T) {
 			if !slices.Contains(args, "--metrics-secure") && !slices.Contains(args, "--metrics-secure=true") {
 				return fmt.Errorf("the manager's args %q lack --metrics-secure", args)
 			}
-			return lacks(args, "--leader-elect")
+			if slices.Contains(args, "--leader-elect") || slices.Contains(args, "--leader-elect=true") {
+				return fmt.Errorf("the manager's args %q elect a leader", args)
+			}
+			return nil
 		}},
 		{"sharding", []string{"sharding.shard=b", "sharding.default=true"}, func(t *testing.T, objs []*unstructured.Unstructured) error {
 			return has(managerArgs(t, objs), "--shard=b", "--shard-default")
@@ -221,14 +225,26 @@ func TestEquivalence(t *testing.T) {
 		t.Fatalf("kubectl kustomize config/certrotation: %v", err)
 	}
 	certRotation = []byte(strings.ReplaceAll(string(certRotation), "controller:latest", image))
-	for _, c := range []struct {
+	type equivalence struct {
 		name string
 		want []byte
 		set  []string
-	}{
+	}
+	cases := []equivalence{
 		{"certManager=config/default", certManager, nil},
 		{"builtIn=config/certrotation", certRotation, []string{"certificates.mode=builtIn"}},
-	} {
+	}
+	// config/default's optional parts, all on: INSTALLER_OPTIONAL.
+	if parts, sets := optionalParts(t); len(parts) > 0 {
+		render := exec.Command("bash", filepath.Join(root, "hack", "render-installer.sh"), image)
+		render.Env = append(os.Environ(), "PATH="+path, "INSTALLER_OPTIONAL="+strings.Join(parts, " "))
+		withParts, err := render.Output()
+		if err != nil {
+			t.Fatalf("INSTALLER_OPTIONAL=%q hack/render-installer.sh: %v", strings.Join(parts, " "), err)
+		}
+		cases = append(cases, equivalence{"certManager+" + strings.Join(parts, "+"), withParts, sets})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			want := map[string]*unstructured.Unstructured{}
 			for _, o := range decodeAll(t, c.want) {
@@ -292,4 +308,19 @@ func TestEquivalence(t *testing.T) {
 			t.Logf("%d objects equal", len(want))
 		})
 	}
+}
+
+// optionalParts returns config/default's optional parts and the values
+// that turn them all on.
+func optionalParts(t *testing.T) ([]string, []string) {
+	t.Helper()
+	parts, err := genchart.OptionalParts(repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets []string
+	for _, p := range parts {
+		sets = append(sets, genchart.PartValue(p)+".enabled=true")
+	}
+	return parts, sets
 }
