@@ -65,12 +65,21 @@ postgres: ## Install PostgreSQL (Debian package, apt-get as root) when its serve
 chromium: ## Install headless Chromium (Debian package, apt-get as root) for the console's browser tests when it is missing.
 	@bash hack/chromium.sh
 
+.PHONY: helm
+helm: ## Build Helm (pinned in hack/tools/go.mod, from the Go module proxy) into bin/helm.
+	bash hack/helm.sh --build-only
+
+.PHONY: chart
+chart: ## Regenerate charts/gatehouse from config/ (test/helm fails when it is stale).
+	bash hack/gen-chart.sh
+
 .PHONY: test
-test: envtest postgres chromium ## Run unit and envtest tests, Plan.SQL on a real PostgreSQL, the console in a real headless Chromium, and the TypeScript client (npm ci, Node's test runner) against a real gatehouse serve.
+test: envtest postgres chromium helm ## Run unit and envtest tests (helm lint/template/apply of the chart included), Plan.SQL on a real PostgreSQL, the console in a real headless Chromium, the Grafana dashboard's PromQL against the manager's registry, and the TypeScript client (npm ci, Node's test runner) against a real gatehouse serve.
 	GATEHOUSE_PG_BIN=$$(bash hack/postgres.sh) && export GATEHOUSE_PG_BIN && \
 	GATEHOUSE_CHROMIUM=$$(bash hack/chromium.sh) && export GATEHOUSE_CHROMIUM && \
 	GATEHOUSE_ARTIFACTS=$(CURDIR)/bin/artifacts/console && export GATEHOUSE_ARTIFACTS && \
 		KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(TEST_FLAGS) ./...
+	cd hack/dashboards && go test -count=1 ./...
 	bash clients/typescript/test.sh
 
 .PHONY: soak
