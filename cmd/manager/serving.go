@@ -2,14 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authz"
 	"github.com/gatehouse-dev/gatehouse/internal/authz/kubeauth"
@@ -151,3 +159,132 @@ func (s *certWaitingServer) Start(ctx context.Context) error {
 
 // NeedLeaderElection is false: every replica answers authorization requests.
 func (s *certWaitingServer) NeedLeaderElection() bool { return false }
+
+// metricsOptions are the metrics server's options: plain HTTP, or with
+// secure (--metrics-secure) HTTPS with the certificate in certDir (or a
+// self-signed one), HTTP/2 off (as kubebuilder's scaffold, for the HTTP/2
+// rapid-reset CVEs), and every request authenticated and authorized by
+// metricsAuthFilter.
+func metricsOptions(addr string, secure bool, certDir string) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: addr}
+	if secure {
+		o.SecureServing, o.CertDir = true, certDir
+		o.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+		o.FilterProvider = func(cfg *rest.Config, httpClient *http.Client) (metricsserver.Filter, error) {
+			clientset, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+			if err != nil {
+				return nil, err
+			}
+			// ctrl.Log only names the filter's logger type (logr.Logger).
+			return metricsAuthFilter(ctrl.Log, clientset, time.Now), nil
+		}
+	}
+	return o
+}
+
+// metricsAuthFilter is what controller-runtime's
+// filters.WithAuthenticationAndAuthorization does, without its dependency
+// on k8s.io/apiserver: a request's bearer token must pass a TokenReview
+// (kubeauth's cached authenticator) and the caller must be allowed by a
+// SubjectAccessReview to get the request's path as a non-resource URL
+// (RBAC: nonResourceURLs ["/metrics"], verbs ["get"], the metrics-reader
+// ClusterRole of config/rbac). 401 without a valid token, 403 when not
+// allowed, 405 for methods other than GET and HEAD, 503 when the API server
+// cannot answer. Allowed identities are cached for metricsAllowTTL; denials
+// are not cached.
+//
+// The result is a metricsserver.Filter, whose logger parameter is a
+// logr.Logger: L is inferred from the first argument (ctrl.Log) so that the
+// module need not import logr itself.
+func metricsAuthFilter[L filterLogger](_ L, clientset kubernetes.Interface, now func() time.Time) func(L, http.Handler) (http.Handler, error) {
+	authn := kubeauth.NewAuthenticator(clientset, kubeauth.Options{})
+	var mu sync.Mutex
+	allowed := map[string]time.Time{} // caller key + path -> expiry
+	return func(log L, next http.Handler) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			token, ok := bearerToken(r)
+			if !ok {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			caller, err := authn.Authenticate(r.Context(), token)
+			if errors.Is(err, authz.ErrUnauthenticated) {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			if err != nil {
+				log.Error(err, "metrics: TokenReview failed")
+				http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			key := caller.Key + "\x00" + r.URL.Path
+			mu.Lock()
+			exp, hit := allowed[key]
+			mu.Unlock()
+			if !hit || now().After(exp) {
+				sar, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(r.Context(), &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
+					User: caller.Name, UID: caller.UID, Groups: caller.Groups, Extra: sarExtra(caller.Extra),
+					NonResourceAttributes: &authzv1.NonResourceAttributes{Path: r.URL.Path, Verb: "get"},
+				}}, metav1.CreateOptions{})
+				if err != nil {
+					log.Error(err, "metrics: SubjectAccessReview failed")
+					http.Error(w, "authorization unavailable", http.StatusServiceUnavailable)
+					return
+				}
+				if !sar.Status.Allowed {
+					log.Info("metrics: access denied", "user", caller.Name, "path", r.URL.Path, "reason", sar.Status.Reason)
+					http.Error(w, "Forbidden", http.StatusForbidden)
+					return
+				}
+				mu.Lock()
+				if len(allowed) >= metricsAllowMax {
+					clear(allowed)
+				}
+				allowed[key] = now().Add(metricsAllowTTL)
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		}), nil
+	}
+}
+
+// filterLogger is what metricsAuthFilter needs of logr.Logger.
+type filterLogger interface {
+	Info(msg string, keysAndValues ...any)
+	Error(err error, msg string, keysAndValues ...any)
+}
+
+// The cache of identities allowed to read metrics: a scrape every 30s per
+// pod costs no API server call once allowed, and revoking the binding takes
+// effect within a minute (controller-runtime's filter caches for a minute
+// too).
+const (
+	metricsAllowTTL = time.Minute
+	metricsAllowMax = 1000
+)
+
+// bearerToken returns the request's "Authorization: Bearer" token.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+func sarExtra(extra map[string][]string) map[string]authzv1.ExtraValue {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make(map[string]authzv1.ExtraValue, len(extra))
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}

@@ -116,8 +116,9 @@ func checkWebhookConfiguration(ctx context.Context, t *testing.T, dyn dynamic.In
 	}
 	hook := hooks[0].(map[string]any)
 	svcRef, _, _ := unstructured.NestedMap(hook, "clientConfig", "service")
-	svc := inst.one(t, "Service", "")
-	if svcRef["name"] != svc.GetName() || svcRef["namespace"] != svc.GetNamespace() {
+	name, _ := svcRef["name"].(string)
+	svc := inst.one(t, "Service", name)
+	if svcRef["namespace"] != svc.GetNamespace() {
 		t.Errorf("the webhook calls Service %v/%v, the installer's is %s/%s", svcRef["namespace"], svcRef["name"], svc.GetNamespace(), svc.GetName())
 	}
 	if svcRef["path"] != webhook.ValidatePath {

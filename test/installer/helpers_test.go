@@ -81,15 +81,15 @@ func writeServingCert(t *testing.T, dir string, dnsNames []string) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }
 
-// certManagerStandIns are CRDs for cert-manager.io/v1 Issuer and
-// Certificate with open schemas.
-func certManagerStandIns() []*apiextensionsv1.CustomResourceDefinition {
-	crd := func(kind, plural string) *apiextensionsv1.CustomResourceDefinition {
+// standInCRDs are CRDs with open schemas for cert-manager.io/v1 Issuer and
+// Certificate and monitoring.coreos.com/v1 ServiceMonitor.
+func standInCRDs() []*apiextensionsv1.CustomResourceDefinition {
+	crd := func(group, kind, plural string) *apiextensionsv1.CustomResourceDefinition {
 		open := true
 		return &apiextensionsv1.CustomResourceDefinition{
-			ObjectMeta: metav1.ObjectMeta{Name: plural + ".cert-manager.io"},
+			ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
 			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-				Group: "cert-manager.io",
+				Group: group,
 				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural, Singular: strings.ToLower(kind)},
 				Scope: apiextensionsv1.NamespaceScoped,
 				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
@@ -101,7 +101,10 @@ func certManagerStandIns() []*apiextensionsv1.CustomResourceDefinition {
 			},
 		}
 	}
-	return []*apiextensionsv1.CustomResourceDefinition{crd("Issuer", "issuers"), crd("Certificate", "certificates")}
+	return []*apiextensionsv1.CustomResourceDefinition{
+		crd("cert-manager.io", "Issuer", "issuers"), crd("cert-manager.io", "Certificate", "certificates"),
+		crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+	}
 }
 
 // installer indexes the installer's objects by kind.
@@ -199,20 +202,15 @@ func httpOK(ctx context.Context, url string) error {
 	return nil
 }
 
-// metricSum returns the value of the sample named exactly series.
-func metricSum(ctx context.Context, url, series string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// metricSum returns the value of the sample named exactly series, scraped
+// by scrape.
+func metricSum(ctx context.Context, scrape func(context.Context, string) (int, []byte, error), url, series string) (float64, error) {
+	code, data, err := scrape(ctx, url)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
+	if code != http.StatusOK {
+		return 0, errors.New(http.StatusText(code))
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {

@@ -84,19 +84,27 @@ func TestInstaller(t *testing.T) {
 	t.Cleanup(cancel)
 	start := time.Now()
 
-	// 1. Render the installer exactly as `make build-installer` does.
-	render := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "render-installer.sh"), image)
-	render.Env = append(os.Environ(), "PATH="+path)
-	render.Stderr = os.Stderr
-	installYAML, err := render.Output()
-	if err != nil {
-		t.Fatalf("render the installer: %v", err)
+	// 1. Render the installer exactly as `make build-installer` does, and
+	// with config/default's optional parts (network policies, Prometheus)
+	// included, as uncommenting them gives: the latter is what is applied,
+	// and it must hold every object of the former unchanged.
+	renderInstaller := func(optional string) []byte {
+		render := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "render-installer.sh"), image)
+		render.Env = append(os.Environ(), "PATH="+path, "INSTALLER_OPTIONAL="+optional)
+		render.Stderr = os.Stderr
+		out, err := render.Output()
+		if err != nil {
+			t.Fatalf("render the installer (optional parts %q): %v", optional, err)
+		}
+		return out
 	}
+	installYAML := renderInstaller(optionalParts)
 	installFile := filepath.Join(tmp, "install.yaml")
 	if err := os.WriteFile(installFile, installYAML, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	objs := decodeAll(t, installYAML)
+	checkOptionalParts(t, decodeAll(t, renderInstaller("")), objs)
 	inst := index(objs)
 	deploy := inst.one(t, "Deployment", "")
 	container := managerContainer(t, deploy)
@@ -109,8 +117,9 @@ func TestInstaller(t *testing.T) {
 	}
 
 	// 2. A control plane without Gatehouse's CRDs: the installer brings them.
-	// cert-manager is not part of envtest, so stand-in CRDs (open schemas)
-	// let the API server store the installer's Issuer and Certificate; their
+	// cert-manager and Prometheus Operator are not part of envtest, so
+	// stand-in CRDs (open schemas) let the API server store the installer's
+	// Issuer, Certificate and ServiceMonitor; their
 	// content is checked below against the Service and the Deployment, not
 	// by cert-manager. Its CA injector and the Certificate's Secret are
 	// played by the test (step 4).
@@ -119,7 +128,7 @@ func TestInstaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false
-	env.CRDs = certManagerStandIns()
+	env.CRDs = standInCRDs()
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start the control plane: %v", err)
@@ -165,6 +174,10 @@ func TestInstaller(t *testing.T) {
 	t.Logf("installer: %d objects applied server-side (%s)", len(objs), time.Since(start).Round(time.Millisecond))
 	mapper.Reset()
 	checkWebhookConfiguration(ctx, t, dyn, inst, container)
+	checkPodSecurity(ctx, t, clientset, deploy)
+	checkAvailability(t, inst, deploy, container)
+	checkNetworkPolicies(ctx, t, dyn, inst, deploy, container)
+	checkServiceMonitor(t, inst, container)
 
 	// 4. What the cluster would provide: the Certificate's Secret (the
 	// webhook's serving certificate for the Service's DNS names, and for
@@ -275,9 +288,13 @@ func TestInstaller(t *testing.T) {
 	for _, obj := range samples {
 		apply(ctx, t, dyn, mapper, obj)
 	}
-	metrics := "http://" + addrs["metrics-bind-address"] + "/metrics"
+	// The metrics, as Prometheus scrapes them with the installer's
+	// ServiceMonitor and example binding: over HTTPS, verified, with a
+	// token RBAC allows get on /metrics (and refused without).
+	metrics := "https://" + addrs["metrics-bind-address"] + "/metrics"
+	scrape := checkSecureMetrics(ctx, t, clientset, inst, caPEM, metrics)
 	eventually(ctx, t, "webhook requests in the manager's metrics", func() error {
-		n, err := metricSum(ctx, metrics, `controller_runtime_webhook_requests_total{code="200",webhook="`+webhook.ValidatePath+`"}`)
+		n, err := metricSum(ctx, scrape, metrics, `controller_runtime_webhook_requests_total{code="200",webhook="`+webhook.ValidatePath+`"}`)
 		if err != nil {
 			return err
 		}
@@ -362,6 +379,9 @@ func TestInstaller(t *testing.T) {
 	kubectlRun("delete", "-f", installFile, "--wait=false")
 	// Deleting the Namespace stops the Deployment's pods.
 	stopManager()
+	if err := clientset.CoreV1().Namespaces().Delete(ctx, scraperNamespace, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	checkNothingLeft(ctx, t, dyn, disco, objs, ns)
 	t.Logf("uninstalled; total %s", time.Since(start).Round(time.Millisecond))
 }

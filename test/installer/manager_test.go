@@ -110,7 +110,7 @@ func managerArgs(t *testing.T, c container, certDir string, webhookPort int) ([]
 	for _, a := range c.Args {
 		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		switch {
-		case name == "webhook-cert-dir":
+		case name == "webhook-cert-dir" || name == "metrics-cert-dir":
 			// Deviation: the mounted Secret's path is a directory of the test.
 			value = certDir
 		case strings.HasPrefix(value, ":"):
