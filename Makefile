@@ -116,9 +116,9 @@ dist: ## Release archives of the kubectl-gatehouse plugin for each platform, SHA
 	bash hack/dist.sh $(VERSION)
 
 .PHONY: build-installer
-build-installer: manifests generate ## Write dist/install.yaml (CRDs, RBAC, manager, webhook) for IMG.
+build-installer: manifests generate ## Write dist/install.yaml (CRDs, RBAC, manager, webhook, PDB, Services) for IMG; INSTALLER_OPTIONAL="network-policy prometheus" adds those parts.
 	mkdir -p dist
-	KUSTOMIZE="$(KUSTOMIZE)" bash hack/render-installer.sh $(IMG) > dist/install.yaml.tmp
+	INSTALLER_OPTIONAL="$(INSTALLER_OPTIONAL)" KUSTOMIZE="$(KUSTOMIZE)" bash hack/render-installer.sh $(IMG) > dist/install.yaml.tmp
 	mv dist/install.yaml.tmp dist/install.yaml
 
 .PHONY: install
