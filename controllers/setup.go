@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
@@ -80,6 +81,9 @@ type Options struct {
 	// Limits are the tenant quotas the compiler applies; nil means
 	// snapshot.DefaultLimits(). Give the webhook the same.
 	Limits *snapshot.Limits
+	// Tracer, when set, traces every tenant compile (a span per compile,
+	// see CompileSpanName); nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // SetupWithManager adds Gatehouse's two controllers to mgr and returns the
@@ -147,6 +151,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) (*TenantReconciler, error)
 		now:            time.Now,
 		compiledTenant: compiled.Notify,
 		tenants:        map[string]*tenantState{},
+		tracer:         opts.Tracer,
 	}
 	r.status = &StatusReconciler{client: mgr.GetClient(), tenants: r, shard: opts.Shard}
 

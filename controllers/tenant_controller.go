@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,9 @@ type TenantReconciler struct {
 	tenants map[string]*tenantState
 
 	compiles atomic.Int64
+
+	// tracer traces compiles (tracing.go); nil: off.
+	tracer trace.Tracer
 }
 
 // tenantState is what the reconciler remembers of a tenant's last compile
@@ -155,6 +159,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		prev = prev.lastGood // what is served is what a change is audited against
 	}
 
+	ctx, span := r.traceCompile(ctx, tenant, in)
 	start := time.Now()
 	snap, problems := snapshot.CompileWith(tenant, in.objs, snapshot.Options{Limits: r.limits})
 	took := time.Since(start)
@@ -164,6 +169,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		// Over the compiled-size quota: the last good snapshot keeps
 		// serving (none: the tenant is denied), and status says why.
 		metrics.ObserveCompile(tenant, took, false, nil, 0, now)
+		span.end(compileOverQuota, took, nil, 0, nil)
 		r.remember(tenant, &tenantState{versions: versions, entry: served, refused: problems, lastGood: prev})
 		log.FromContext(ctx).Info("tenant not compiled: over its quota; the last good snapshot keeps serving",
 			"tenant", tenant, "problems", problems, "took", took)
@@ -179,6 +185,7 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 		// Same content (say, an object deleted and re-created as it was):
 		// keep the served snapshot, so waiters are not woken for nothing.
 		metrics.ObserveCompile(tenant, took, false, nil, 0, now)
+		span.end(compileUnchanged, took, snap, len(byObject), nil)
 		r.remember(tenant, state)
 		return nil
 	}
@@ -199,13 +206,16 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant string, in *tenan
 				Message: "its audit record could not be delivered (--audit-required): " + err.Error()}}})
 			log.FromContext(ctx).Error(err, "change withheld: its audit record was not delivered; the last good snapshot keeps serving",
 				"tenant", tenant, "revision", rec.ToRevision)
-			return fmt.Errorf("withholding revision %s of tenant %s: %w", rec.ToRevision, tenant, err)
+			err = fmt.Errorf("withholding revision %s of tenant %s: %w", rec.ToRevision, tenant, err)
+			span.end(compileAuditWithheld, took, snap, len(byObject), err)
+			return err
 		}
 		log.FromContext(ctx).Error(err, "audit record lost", "tenant", tenant, "revision", rec.ToRevision)
 	}
 	r.store.Set(tenant, entry)
 	r.remember(tenant, state)
 	metrics.ObserveCompile(tenant, took, true, snap, len(byObject), now)
+	span.end(compileServed, took, snap, len(byObject), nil)
 	metrics.SetTenants(r.store.Len())
 	log.FromContext(ctx).V(1).Info("serving a new snapshot", "tenant", tenant, "revision", rec.ToRevision,
 		"previous", rec.FromRevision, "changedObjects", len(rec.Objects), "leftOut", len(byObject), "took", took)

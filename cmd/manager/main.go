@@ -44,6 +44,7 @@ type options struct {
 	serving                 servingOptions
 	debounce                time.Duration
 	audit                   auditOptions
+	tracing                 tracingOptions
 	concurrency             int
 	shard                   controllers.Shard
 	limits                  snapshot.Limits
@@ -78,6 +79,7 @@ func main() {
 	opts.serving.bindFlags(flag.CommandLine)
 	flag.DurationVar(&opts.debounce, "debounce", controllers.DefaultDebounce, "How long a tenant waits after a change before it is compiled, so that a burst of changes compiles once.")
 	opts.audit.bindFlags(flag.CommandLine)
+	opts.tracing.bindFlags(flag.CommandLine)
 	flag.IntVar(&opts.concurrency, "max-concurrent-compiles", controllers.DefaultMaxConcurrentReconciles, "How many tenants compile at once.")
 	flag.StringVar(&opts.shard.Name, "shard", "", "Compile, serve and write status only for the tenant namespaces labelled "+controllers.ShardLabel+"=<this name> (a DNS label); empty serves every namespace.")
 	flag.BoolVar(&opts.shard.Default, "shard-default", false, "With --shard: also serve the namespaces without the "+controllers.ShardLabel+" label. Exactly one shard of an install should set it.")
@@ -141,6 +143,11 @@ func run(opts options) error {
 		return err
 	}
 	defer closeTrail()
+	tracer, stopTracing, err := opts.tracing.start() // nil tracer: tracing off
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 
 	// One store per process, shared by everything that serves decisions
 	// (the webhook and the authorization endpoint are added to mgr with the
@@ -154,10 +161,12 @@ func run(opts options) error {
 		MaxConcurrentReconciles: opts.concurrency,
 		Shard:                   opts.shard,
 		Limits:                  &opts.limits,
+		Tracer:                  tracer,
 	}); err != nil {
 		return err
 	}
 	opts.serving.webhook.Limits = &opts.limits
+	opts.serving.limits.Tracer = tracer // the authorization endpoint's
 	opts.serving.webhook.Audit, opts.serving.webhook.Replica, opts.serving.webhook.ArgoCDNamespace = trail, replica, opts.audit.argoCDNS
 	opts.serving.decisions = trail
 	if err := setupServing(mgr, snapshots, opts.serving); err != nil {

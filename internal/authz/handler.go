@@ -110,14 +110,21 @@ func (h *Handler) revisionHeader(s *snapshot.Snapshot) []string {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var tr *reqTrace // nil: not traced (tracing.go)
+	if h.opts.Tracer != nil {
+		tr, r = h.startTrace(r)
+	}
 	var start time.Time
 	if h.opts.Observer != nil {
 		start = time.Now()
 	}
 	sw := h.writers.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status, sw.seats = w, 0, nil
-	ep := h.serve(sw, r)
+	ep := h.serve(sw, r, tr)
 	sw.freeSeat()
+	if tr != nil {
+		tr.end(sw.status)
+	}
 	if h.opts.Observer != nil {
 		status := sw.status
 		if status == 0 {
@@ -134,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (free), the caller and the tenant (cached reviews), the body (memory,
 // from the byte budget), then a seat (CPU, shared fairly), then the work
 // (bounded by the request's budget).
-func (h *Handler) serve(w *statusWriter, r *http.Request) endpoint {
+func (h *Handler) serve(w *statusWriter, r *http.Request, tr *reqTrace) endpoint {
 	hdr := w.Header()
 	if id, ok := r.Header[requestIDHeader]; ok {
 		hdr[requestIDHeader] = id
@@ -213,6 +220,9 @@ func (h *Handler) serve(w *statusWriter, r *http.Request) endpoint {
 		return rt.ep
 	}
 	spec.serve(h, w, r, st, rt.tenant, caller)
+	if tr != nil {
+		tr.record(rt.ep, st)
+	}
 	return rt.ep
 }
 

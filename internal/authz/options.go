@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -94,6 +96,13 @@ type Options struct {
 	// Observer, when set, is told about every request and decision (for
 	// metrics). nil observes nothing and costs nothing.
 	Observer Observer
+
+	// Tracer, when set, traces every request: one span named after the
+	// endpoint (EndpointNames), continuing the caller's W3C trace context
+	// (traceparent, tracestate), with the TraceAttr* attributes. nil
+	// traces nothing and costs nothing: the request path never calls
+	// OpenTelemetry.
+	Tracer trace.Tracer
 
 	// MaxBytesInFlight bounds the request body bytes all requests being
 	// read hold together (default 64 MiB), MaxBytesPerCaller one caller's
