@@ -99,6 +99,9 @@ func Generate(root, kubectl string) (map[string][]byte, error) {
 			node, cond = p.b, builtIn
 		}
 		o := node.(obj)
+		// Text of the objects that looks like a template action (a Grafana
+		// legend's {{decision}}) stays text: Helm prints it as it is.
+		escapeActions(o)
 		if v, ok := g.partOf[key(o)]; ok {
 			cond = and(cond, v+".enabled")
 		}
@@ -619,4 +622,24 @@ func camel(s string) string {
 		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
 	}
 	return strings.Join(parts, "")
+}
+
+// escapeActions rewrites, in every string of v, each "{{" as an action
+// printing "{{", so that Helm renders the string unchanged.
+func escapeActions(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = escapeActions(x)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = escapeActions(x)
+		}
+		return v
+	case string:
+		return strings.ReplaceAll(v, "{{", "{{`{{`}}")
+	}
+	return v
 }

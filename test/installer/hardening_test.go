@@ -34,7 +34,7 @@ import (
 const (
 	// optionalParts are config/default's commented-out parts, included in
 	// what the test applies.
-	optionalParts = "network-policy prometheus"
+	optionalParts = "network-policy prometheus grafana"
 	// scraperNamespace is where the installer's example metrics-reader
 	// binding puts Prometheus's ServiceAccount (kube-prometheus's).
 	scraperNamespace = "monitoring"
@@ -68,7 +68,7 @@ func checkOptionalParts(t *testing.T, shipped, full []*unstructured.Unstructured
 	for _, o := range byKey {
 		added[o.GetKind()]++
 	}
-	if want := map[string]int{"NetworkPolicy": 4, "ServiceMonitor": 1, "ClusterRoleBinding": 1}; !reflect.DeepEqual(added, want) {
+	if want := map[string]int{"NetworkPolicy": 4, "ServiceMonitor": 1, "ClusterRoleBinding": 1, "ConfigMap": 1}; !reflect.DeepEqual(added, want) {
 		t.Errorf("the optional parts add %v, want %v", added, want)
 	}
 }
