@@ -44,7 +44,7 @@ func TestDefaultTenant(t *testing.T) {
 		t.Errorf("got %d %s", w.Code, w.Body)
 	}
 	w = do(h, "GET", "/.well-known/authzen-configuration", "")
-	var md map[string]string
+	var md map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &md); err != nil {
 		t.Fatal(err)
 	}

@@ -42,9 +42,9 @@ tests and small installations.
 Tenants are served under /tenants/<tenant>/...; with a single tenant, also at
 the root (/access/v1/evaluation). With --watch the manifests are re-read
 once a change has held for one --interval (so a half-written file is not
-served); a version with unreadable files is
-not served (the previous one stays), and objects with compile problems are
-left out, as on a cluster.
+served); a version with unreadable files, or with no Gatehouse object at
+all, is not served (the previous one stays), and objects with compile
+problems are left out, as on a cluster.
 
 Callers authenticate with a bearer token (--authn=token, the default, with
 the token in --token-file) or not at all (--authn=none, printed as a warning;
@@ -296,6 +296,14 @@ func watchFiles(ctx context.Context, e *env, st *store.Store, src *source, inter
 		set, err := src.readLean(e)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "gatehouse: reload failed, still serving the previous version: %v\n", err)
+			continue
+		}
+		if len(set.Tenants()) == 0 && st.Len() > 0 {
+			// Files with no Gatehouse object at all are an editor's or a
+			// checkout's passing moment (a truncated file caught before
+			// its write) far more often than a decision to deny every
+			// caller of every tenant: keep serving, and say so.
+			fmt.Fprintf(e.stderr, "gatehouse: reload skipped: no Gatehouse objects in %s; still serving the previous version\n", src.where())
 			continue
 		}
 		serveSet(e, st, set, src.tenant, limits)

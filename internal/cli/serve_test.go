@@ -116,6 +116,14 @@ func TestServeWatch(t *testing.T) {
 	if _, out := evaluate(t, url, "", "edit"); out["decision"] != true {
 		t.Errorf("edit after a failed reload: %v", out)
 	}
+	// So does a version with no objects at all (a file caught truncated).
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the skipped reload", func() bool { return strings.Contains(stderr.String(), "reload skipped: no Gatehouse objects") })
+	if _, out := evaluate(t, url, "", "edit"); out["decision"] != true {
+		t.Errorf("edit after an empty version: %v", out)
+	}
 	cancel()
 	select {
 	case code := <-done:
