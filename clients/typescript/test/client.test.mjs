@@ -281,7 +281,9 @@ describe("discovery", () => {
     const d = await gh.discovery();
     assert.equal(d.policy_decision_point, `${srv.baseUrl}/tenants/${TENANT}`);
     assert.equal(d.gatehouse_plan_endpoint, `${srv.baseUrl}/tenants/${TENANT}/v1/plan`);
-    assert.equal(Object.keys(d).length, 10);
+    // Ten endpoint URLs (the PDP's included) and the batch limit.
+    assert.equal(Object.keys(d).length, 11);
+    assert.equal(d.gatehouse_max_batch, 1000);
   });
 });
 
