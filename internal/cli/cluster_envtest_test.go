@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,5 +86,42 @@ func TestFromRealCluster(t *testing.T) {
 	stdout, stderr, code = run(t, "", "test", "--from-cluster", "--kubeconfig", path, samples+"/tests")
 	if code != 0 || !strings.HasSuffix(stdout, " passed, 0 failed\n") {
 		t.Errorf("policy tests against the cluster: %d %s%s", code, stdout, stderr)
+	}
+
+	// The console reads the cluster too, and reads it again.
+	cctx, cancel := context.WithCancel(ctx)
+	var cout, cerr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- RunContext(cctx, []string{"console", "--from-cluster", "--kubeconfig", path, "--listen", "127.0.0.1:0", "--cluster-interval", "100ms"}, nil, &cout, &cerr)
+	}()
+	addr := regexp.MustCompile(`on (http://\S+)/ `)
+	waitFor(t, "the console to listen", func() bool { return addr.MatchString(cerr.String()) })
+	url := addr.FindStringSubmatch(cerr.String())[1]
+	matrix := func() string {
+		resp, err := http.Get(url + "/t/acme-field-services/matrix.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if m := matrix(); !strings.Contains(m, "supplier") || !strings.Contains(m, "limited-technician") {
+		t.Fatalf("the console's matrix from the cluster: %.500s", m)
+	}
+	roles := schema.GroupVersionResource{Group: "access.gatehouse.dev", Version: "v1alpha1", Resource: "accessroles"}
+	if err := dyn.Resource(roles).Namespace("acme-field-services").Delete(ctx, "supplier", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the console to read the deletion", func() bool { return !strings.Contains(matrix(), "supplier") })
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("console exit %d: %s", code, cerr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the console did not stop")
 	}
 }
