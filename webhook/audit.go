@@ -79,6 +79,10 @@ func (v *Validator) recordAdmission(ctx context.Context, req admission.Request, 
 	if err := v.Audit.Record(ctx, rec); err != nil {
 		log.FromContext(ctx).Error(err, "admission record not delivered", "tenant", req.Namespace, "kind", req.Kind.Kind, "name", req.Name)
 		if v.Audit.Required() {
+			// The sinks that did take the "admitted" record (the file)
+			// get its correction: the change was refused after all.
+			rec.Admission.Verdict, rec.Admission.Reason = audit.VerdictDenied, errAuditUndelivered.Error()
+			_ = v.Audit.Note(context.WithoutCancel(ctx), rec)
 			return errAuditUndelivered
 		}
 	}

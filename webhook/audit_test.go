@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,22 @@ func TestRecordAdmission(t *testing.T) {
 			err := v.recordAdmission(context.Background(), req, tc.obj, old, tc.resp)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				// The file got the admission and then its correction.
+				var recs []audit.Record
+				for _, line := range bytes.Split(bytes.TrimSpace(lines.Bytes()), []byte("\n")) {
+					var r audit.Record
+					if err := json.Unmarshal(line, &r); err != nil {
+						t.Fatal(err)
+					}
+					recs = append(recs, r)
+				}
+				if len(recs) != 2 || recs[0].Admission.Verdict != audit.VerdictAdmitted || recs[1].Admission.Verdict != audit.VerdictDenied ||
+					recs[1].Admission.RequestUID != recs[0].Admission.RequestUID || !strings.Contains(recs[1].Admission.Reason, "--audit-required") {
+					t.Errorf("the refused change's records: %s", lines.String())
+				}
+				return
 			}
 			if tc.dryRun && lines.Len() != 0 {
 				t.Fatalf("a dry run was recorded: %s", lines.String())
