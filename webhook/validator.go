@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	policy "github.com/gatehouse-dev/gatehouse/internal/admission"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 	"github.com/gatehouse-dev/gatehouse/internal/snapshot"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tenantlist"
@@ -63,8 +64,17 @@ var _ admission.Handler = &Validator{}
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	obj, old, resp := v.review(ctx, req)
 	if err := v.recordAdmission(ctx, req, obj, old, resp); err != nil {
-		return admission.Errored(http.StatusServiceUnavailable, err)
+		resp = admission.Errored(http.StatusServiceUnavailable, err)
 	}
+	verdict := audit.VerdictAdmitted
+	if !resp.Allowed {
+		verdict = audit.VerdictDenied
+	}
+	kind := req.Kind.Kind
+	if _, ok := v1alpha1.LookupAccessKind(kind); !ok {
+		kind = "other" // bounded label values whatever the request says
+	}
+	metrics.Admissions.WithLabelValues(verdict, kind, string(req.Operation)).Inc()
 	return resp
 }
 

@@ -7,12 +7,15 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/metrics"
 )
 
 func perm(res, act string, scope v1.Scope) v1.Permission {
@@ -111,6 +114,13 @@ var _ = Describe("the validating webhook", Ordered, func() {
 			ch.Spec.Steps[0].Approvers.Roles = []v1.ObjectName{"supervisor"}
 			Expect(cluster.Create(ctx, ch)).To(Succeed())
 		})
+	})
+
+	It("counts its verdicts by kind and operation", func() {
+		// The extends cycle above was a denied Role update; the tenant's
+		// set-up admitted Role creations.
+		Expect(counterValue(metrics.Admissions.WithLabelValues("denied", "Role", "UPDATE"))).To(BeNumerically(">=", 1))
+		Expect(counterValue(metrics.Admissions.WithLabelValues("admitted", "Role", "CREATE"))).To(BeNumerically(">=", 4))
 	})
 
 	Describe("warns but admits", func() {
@@ -221,3 +231,10 @@ var _ = Describe("the validating webhook", Ordered, func() {
 		AddReportEntry("dry-run create round trip with 1,000 objects", fmt.Sprintf("p50 %v p99 %v", samples[len(samples)/2], samples[len(samples)*99/100]))
 	})
 })
+
+// counterValue reads a counter.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	ExpectWithOffset(1, c.Write(&m)).To(Succeed())
+	return m.GetCounter().GetValue()
+}

@@ -74,7 +74,7 @@ func TestDashboardCoversIssue(t *testing.T) {
 		"Audit write errors by event":                    {"gatehouse_audit_write_errors_total"},
 		"Withheld compiles":                              {"gatehouse_audit_withheld_compiles_total"},
 		"HTTP audit sink: dropped, retried, delivered":   {"gatehouse_audit_http_dropped_records_total"},
-		"Webhook admissions by code":                     {"controller_runtime_webhook_requests_total"},
+		"Webhook admissions by verdict":                  {"gatehouse_webhook_admissions_total", "controller_runtime_webhook_requests_total"},
 		"Webhook latency p50/p99":                        {"controller_runtime_webhook_latency_seconds_bucket"},
 		"Reconciles per second by controller and result": {"controller_runtime_reconcile_total"},
 	}

@@ -45,6 +45,7 @@ var gatehouseCollectors = map[string]prometheus.Collector{
 	"Tenants":            metrics.Tenants,
 	"AuditErrors":        metrics.AuditErrors,
 	"AuditWithheld":      metrics.AuditWithheld,
+	"Admissions":         metrics.Admissions,
 	"AuditHTTPQueued":    metrics.AuditHTTPQueued,
 	"AuditHTTPDelivered": metrics.AuditHTTPDelivered,
 	"AuditHTTPDropped":   metrics.AuditHTTPDropped,

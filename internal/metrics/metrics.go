@@ -80,6 +80,16 @@ var (
 		Help:      "Audit records a sink could not take or deliver, by event.",
 	}, []string{"event"})
 
+	// Admissions counts the validating webhook's reviews by verdict
+	// (admitted, denied), access kind and operation: a rise in denied
+	// updates is an escalation or a broken pipeline to look at. No tenant
+	// label: the audit trail names tenants and users.
+	Admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse",
+		Name:      "webhook_admissions_total",
+		Help:      "Changes to access objects reviewed by the validating webhook, by verdict (admitted, denied), kind and operation.",
+	}, []string{"verdict", "kind", "operation"})
+
 	// AuditWithheld counts compiles not served because their audit record
 	// was not delivered (--audit-required).
 	AuditWithheld = prometheus.NewCounter(prometheus.CounterOpts{
@@ -91,7 +101,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(CompileDuration, Compiles, SnapshotObjects, LeftOutObjects,
-		LastCompile, Tenants, AuditErrors, AuditWithheld)
+		LastCompile, Tenants, AuditErrors, AuditWithheld, Admissions)
 }
 
 // ObserveCompile records one compile of tenant: its duration, whether it
