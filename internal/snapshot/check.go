@@ -2,7 +2,8 @@ package snapshot
 
 import (
 	"slices"
-	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/planfilter"
 )
 
 // profileFor finds the profile of a request's subject: the precomputed one
@@ -279,13 +280,13 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 			tree := sc == scUnitTree
 			if a := &p.attr; a.hasUnit {
 				for _, u := range a.units {
-					if unitMatch(u, ru, tree) {
+					if planfilter.UnitCovers(u, ru, tree) {
 						ok = true
 						break
 					}
 				}
 			} else if sub.Unit != "" {
-				ok = unitMatch(normUnit(sub.Unit), ru, tree)
+				ok = planfilter.UnitCovers(normUnit(sub.Unit), ru, tree)
 			}
 		case scFacility:
 			if res.FacilityID == "" {
@@ -324,22 +325,10 @@ func (s *Snapshot) matchScopes(mask uint16, p *profile, sub *Subject, res *Resou
 
 // UnitCovers reports whether a subject in unit subjectUnit reaches a record
 // in recordUnit: the same unit, or, with tree (scope unitTree), a unit below
-// it on a path-segment boundary. It is the rule Check applies.
+// it on a path-segment boundary. It is the rule Check applies, defined once
+// in planfilter (the Go client's filters use it too).
 func UnitCovers(subjectUnit, recordUnit string, tree bool) bool {
-	return unitMatch(subjectUnit, recordUnit, tree)
-}
-
-// unitMatch: unit scope needs the same unit; unitTree also accepts units
-// below the subject's, on a path-segment boundary (/ca/ab covers /ca/ab and
-// /ca/ab/calgary, not /ca/abc).
-func unitMatch(subjectUnit, recordUnit string, tree bool) bool {
-	if subjectUnit == recordUnit {
-		return true
-	}
-	if !tree || !strings.HasPrefix(recordUnit, subjectUnit) {
-		return false
-	}
-	return subjectUnit == "/" || recordUnit[len(subjectUnit)] == '/'
+	return planfilter.UnitCovers(subjectUnit, recordUnit, tree)
 }
 
 // subjectMap is the CEL subject as a map, for partial evaluation (Plan) and

@@ -1,9 +1,6 @@
 package snapshot
 
-import (
-	"slices"
-	"strings"
-)
+import "github.com/gatehouse-dev/gatehouse/pkg/planfilter"
 
 // Evaluating a Filter on a record, as Check would decide it.
 
@@ -53,47 +50,8 @@ func (f *Filter) Matches(res *Resource) bool {
 	if !ok {
 		return false
 	}
-	switch f.Op {
-	case OpEq:
-		return equalValues(v, f.Value)
-	case OpLt, OpLe, OpGt, OpGe:
-		c, ok := compareValues(v, f.Value)
-		if !ok {
-			return false
-		}
-		switch f.Op {
-		case OpLt:
-			return c < 0
-		case OpLe:
-			return c <= 0
-		case OpGt:
-			return c > 0
-		}
-		return c >= 0
-	case OpIn:
-		for _, x := range f.Values {
-			if equalValues(v, x) {
-				return true
-			}
-		}
-	case OpContains:
-		switch list := v.(type) {
-		case []string:
-			s, _ := f.Value.(string)
-			return slices.Contains(list, s)
-		case []any:
-			for _, x := range list {
-				if equalValues(x, f.Value) {
-					return true
-				}
-			}
-		}
-	case OpUnder:
-		u, ok1 := v.(string)
-		pre, ok2 := f.Value.(string)
-		return ok1 && ok2 && u != "" && unitMatch(pre, u, true)
-	}
-	return false
+	m, _ := planfilter.Predicate(f.Op, v, f.Value, f.Values)
+	return m
 }
 
 func propertyValue(res *Resource, name string) (any, bool) {
@@ -127,64 +85,4 @@ func propertyValue(res *Resource, name string) (any, bool) {
 	}
 	v, ok := res.Properties[name]
 	return v, ok && v != nil
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float32:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-func equalValues(a, b any) bool {
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		return ok && fa == fb
-	}
-	switch x := a.(type) {
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	}
-	return false
-}
-
-func compareValues(a, b any) (int, bool) {
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		if !ok || fa != fa || fb != fb { // NaN compares false in CEL
-			return 0, false
-		}
-		switch {
-		case fa < fb:
-			return -1, true
-		case fa > fb:
-			return 1, true
-		}
-		return 0, true
-	}
-	if x, ok := a.(string); ok {
-		if y, ok := b.(string); ok {
-			return strings.Compare(x, y), true
-		}
-	}
-	return 0, false
 }

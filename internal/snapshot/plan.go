@@ -3,6 +3,7 @@ package snapshot
 import (
 	"slices"
 
+	"github.com/gatehouse-dev/gatehouse/pkg/planfilter"
 	"github.com/google/cel-go/cel"
 )
 
@@ -16,21 +17,21 @@ const (
 	PlanConditional PlanKind = "conditional"
 )
 
-// Filter operators.
+// Filter operators: planfilter's, the one definition the Go client shares.
 const (
-	OpTrue     = "true"     // every record
-	OpFalse    = "false"    // no record
-	OpAnd      = "and"      // all Children
-	OpOr       = "or"       // any of Children
-	OpEq       = "eq"       // Property == Value
-	OpLt       = "lt"       // Property < Value
-	OpLe       = "le"       // Property <= Value
-	OpGt       = "gt"       // Property > Value
-	OpGe       = "ge"       // Property >= Value
-	OpIn       = "in"       // Property is one of Values
-	OpContains = "contains" // the list Property contains Value
-	OpUnder    = "under"    // the unit path Property is Value or below it
-	OpCEL      = "cel"      // a CEL residue that could not be translated
+	OpTrue     = planfilter.OpTrue
+	OpFalse    = planfilter.OpFalse
+	OpAnd      = planfilter.OpAnd
+	OpOr       = planfilter.OpOr
+	OpEq       = planfilter.OpEq
+	OpLt       = planfilter.OpLt
+	OpLe       = planfilter.OpLe
+	OpGt       = planfilter.OpGt
+	OpGe       = planfilter.OpGe
+	OpIn       = planfilter.OpIn
+	OpContains = planfilter.OpContains
+	OpUnder    = planfilter.OpUnder
+	OpCEL      = planfilter.OpCEL
 )
 
 // Filter is a boolean expression over record properties: the standard names

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/pkg/planfilter"
 )
 
 // ErrCELFilter is returned by Filter.Matches for a cel node, which only
@@ -42,55 +43,9 @@ func (f *Filter) Matches(record map[string]any) (bool, error) {
 	case OpCEL:
 		return false, ErrCELFilter
 	}
-	v, ok := record[f.Property]
-	if !ok || v == nil {
-		switch f.Op {
-		case OpEq, OpLt, OpLe, OpGt, OpGe, OpIn, OpContains, OpUnder:
-			return false, nil
-		}
-		return false, fmt.Errorf("gatehouse: unknown filter op %q", shortPrefix(f.Op, shortValue))
-	}
-	switch f.Op {
-	case OpEq:
-		return equalValues(v, f.Value), nil
-	case OpLt, OpLe, OpGt, OpGe:
-		c, ok := compareValues(v, f.Value)
-		if !ok {
-			return false, nil
-		}
-		switch f.Op {
-		case OpLt:
-			return c < 0, nil
-		case OpLe:
-			return c <= 0, nil
-		case OpGt:
-			return c > 0, nil
-		}
-		return c >= 0, nil
-	case OpIn:
-		for _, x := range f.Values {
-			if equalValues(v, x) {
-				return true, nil
-			}
-		}
-		return false, nil
-	case OpContains:
-		switch list := v.(type) {
-		case []string:
-			s, _ := f.Value.(string)
-			return slices.Contains(list, s), nil
-		case []any:
-			for _, x := range list {
-				if equalValues(x, f.Value) {
-					return true, nil
-				}
-			}
-		}
-		return false, nil
-	case OpUnder:
-		u, ok1 := v.(string)
-		pre, ok2 := f.Value.(string)
-		return ok1 && ok2 && u != "" && unitUnder(pre, u), nil
+	// A missing property is nil, which no predicate matches.
+	if m, known := planfilter.Predicate(f.Op, record[f.Property], f.Value, f.Values); known {
+		return m, nil
 	}
 	return false, fmt.Errorf("gatehouse: unknown filter op %q", shortPrefix(f.Op, shortValue))
 }
@@ -107,85 +62,6 @@ func (p *Plan) Matches(record map[string]any) (bool, error) {
 		return p.Filter.Matches(record)
 	}
 	return false, fmt.Errorf("gatehouse: unknown plan kind %q", shortPrefix(p.Kind, shortValue))
-}
-
-// unitUnder tells whether unit path u is pre or below it.
-func unitUnder(pre, u string) bool {
-	if pre == u {
-		return true
-	}
-	if !strings.HasPrefix(u, pre) {
-		return false
-	}
-	return pre == "/" || u[len(pre)] == '/'
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case float32:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-func equalValues(a, b any) bool {
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		return ok && fa == fb
-	}
-	switch x := a.(type) {
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	}
-	return false
-}
-
-func compareValues(a, b any) (int, bool) {
-	if fa, ok := toFloat(a); ok {
-		fb, ok := toFloat(b)
-		if !ok || fa != fa || fb != fb {
-			return 0, false
-		}
-		switch {
-		case fa < fb:
-			return -1, true
-		case fa > fb:
-			return 1, true
-		}
-		return 0, true
-	}
-	if x, ok := a.(string); ok {
-		if y, ok := b.(string); ok {
-			return strings.Compare(x, y), true
-		}
-	}
-	return 0, false
 }
 
 // CanRead tells whether the subject may read field (a name of the

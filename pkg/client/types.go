@@ -1,5 +1,7 @@
 package client
 
+import "github.com/gatehouse-dev/gatehouse/pkg/planfilter"
+
 // Subject is who asks (AuthZEN subject). Standard properties: groups
 // (identity-provider groups), unit, company, companies, facilities.
 type Subject struct {
@@ -193,21 +195,21 @@ type SQL struct {
 	Args  []any  `json:"args"`
 }
 
-// Filter operators.
+// Filter operators (planfilter's, the server's own definition).
 const (
-	OpTrue     = "true"
-	OpFalse    = "false"
-	OpAnd      = "and"
-	OpOr       = "or"
-	OpEq       = "eq"
-	OpLt       = "lt"
-	OpLe       = "le"
-	OpGt       = "gt"
-	OpGe       = "ge"
-	OpIn       = "in"
-	OpContains = "contains"
-	OpUnder    = "under"
-	OpCEL      = "cel"
+	OpTrue     = planfilter.OpTrue
+	OpFalse    = planfilter.OpFalse
+	OpAnd      = planfilter.OpAnd
+	OpOr       = planfilter.OpOr
+	OpEq       = planfilter.OpEq
+	OpLt       = planfilter.OpLt
+	OpLe       = planfilter.OpLe
+	OpGt       = planfilter.OpGt
+	OpGe       = planfilter.OpGe
+	OpIn       = planfilter.OpIn
+	OpContains = planfilter.OpContains
+	OpUnder    = planfilter.OpUnder
+	OpCEL      = planfilter.OpCEL
 )
 
 // Filter is a boolean expression over record properties, as the server
