@@ -82,7 +82,7 @@ func NewCloudEvent(source string, r *Record) (CloudEvent, error) {
 	}
 	return CloudEvent{
 		SpecVersion:     CloudEventsSpecVersion,
-		ID:              r.ID(),
+		ID:              idOf(data), // r.ID(), without encoding r twice
 		Source:          source,
 		Type:            CloudEventTypePrefix + r.Event,
 		Subject:         r.Tenant,
