@@ -21,6 +21,11 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
+// auditRetry is how soon a tenant whose change was withheld for its audit
+// record (--audit-required) is compiled again; each try also waits up to
+// the trail's delivery timeout.
+const auditRetry = 5 * time.Second
+
 // TenantReconciler compiles one tenant (namespace) at a time and serves the
 // result from the store. A request's Name is the namespace; its Namespace is
 // empty.
@@ -120,8 +125,12 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if in.empty() {
 		r.drop(ctx, tenant, "it has no access objects left")
 	} else if err := r.compile(ctx, tenant, in); err != nil {
-		r.compiledTenant(tenant) // status says why the change is withheld
-		return ctrl.Result{}, err
+		// Withheld (its audit record was not delivered; compile logged
+		// it): status says why, and the tenant is tried again at a fixed
+		// pace, not the queue's growing backoff, so that a change is
+		// served soon after a long sink outage ends.
+		r.compiledTenant(tenant)
+		return ctrl.Result{RequeueAfter: auditRetry}, nil
 	}
 	r.readiness.Observe(tenant)
 	r.compiledTenant(tenant)
