@@ -128,6 +128,11 @@ type AdmissionEntry struct {
 	Replica string    `json:"replica,omitempty"`
 	Object  Object    `json:"object"`
 	Admission
+	// Reviews counts the webhook calls of this one API request (its
+	// request UID) when the API server made more than one: it calls the
+	// webhook again when an update ran on stale cached state, or when a
+	// call failed in transit. The last review is the one that decided.
+	Reviews int `json:"reviews,omitempty"`
 	// Served are the snapshots that served an admitted change.
 	Served []*Served `json:"served,omitempty"`
 }
@@ -160,6 +165,7 @@ func NewIndex(records []Record) *Index {
 		keys              string
 	}
 	servedBy := map[servedKey]*Served{}
+	byRequest := map[string]int{} // request UID → index in ix.admissions
 	for i := range recs {
 		r := &recs[i]
 		switch r.Event {
@@ -168,7 +174,15 @@ func NewIndex(records []Record) *Index {
 				continue
 			}
 			o := r.Objects[0]
-			ix.admissions = append(ix.admissions, AdmissionEntry{Time: r.Time, Tenant: r.Tenant, Replica: r.Replica, Object: o, Admission: *r.Admission})
+			entry := AdmissionEntry{Time: r.Time, Tenant: r.Tenant, Replica: r.Replica, Object: o, Admission: *r.Admission}
+			if j, again := byRequest[r.Admission.RequestUID]; again && r.Admission.RequestUID != "" {
+				entry.Time = ix.admissions[j].Time // when the request came
+				entry.Reviews = max(ix.admissions[j].Reviews, 1) + 1
+				ix.admissions[j] = entry
+			} else {
+				byRequest[r.Admission.RequestUID] = len(ix.admissions)
+				ix.admissions = append(ix.admissions, entry)
+			}
 			if r.Admission.Verdict != VerdictAdmitted {
 				continue
 			}

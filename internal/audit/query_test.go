@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,66 @@ func TestQueryAdmissionAfterServed(t *testing.T) {
 	c := ix.Changes(audit.Filter{})
 	if len(c) != 1 || c[0].Author() != "alice" || len(c[0].Served) != 1 || !c[0].Time.Equal(qt(2)) {
 		t.Errorf("changes %+v", c)
+	}
+}
+
+// The API server may call the webhook more than once for one request (an
+// update tried on stale cached state is tried again on fresh state; a call
+// lost in transit is retried): the reader lists the request once, as its
+// last review decided, and counts the reviews.
+func TestQueryAdmissionReviewedTwice(t *testing.T) {
+	obj := audit.Object{Kind: "UserGroup", Name: "admins", Change: audit.ChangeUpdated, UID: "g1", Generation: 2, SpecHash: "h2"}
+	review := func(sec int, uid, verdict string) audit.Record {
+		return audit.Record{Type: audit.RecordType, Time: qt(1).Add(time.Duration(sec) * time.Second), Replica: "a", Tenant: "acme", Event: audit.EventAdmission,
+			Objects: []audit.Object{obj}, Admission: &audit.Admission{Operation: "UPDATE", RequestUID: uid, User: audit.User{Name: "mallory"}, Verdict: verdict}}
+	}
+	cases := map[string]struct {
+		trail       []audit.Record
+		want        string // user verdict reviews, one per request
+		wantDenied  int
+		wantChanges int
+	}{
+		"denied twice is one attempt": {
+			trail: []audit.Record{review(0, "req-1", audit.VerdictDenied), review(1, "req-1", audit.VerdictDenied)},
+			want:  "mallory denied 2", wantDenied: 1,
+		},
+		"denied on stale state, then admitted": {
+			trail:       []audit.Record{review(0, "req-1", audit.VerdictDenied), review(1, "req-1", audit.VerdictAdmitted)},
+			want:        "mallory admitted 2",
+			wantChanges: 1,
+		},
+		"three reviews": {
+			trail: []audit.Record{review(0, "req-1", audit.VerdictDenied), review(1, "req-1", audit.VerdictDenied), review(2, "req-1", audit.VerdictDenied)},
+			want:  "mallory denied 3", wantDenied: 1,
+		},
+		"two requests stay two": {
+			trail: []audit.Record{review(0, "req-1", audit.VerdictDenied), review(1, "req-2", audit.VerdictDenied)},
+			want:  "mallory denied 0|mallory denied 0", wantDenied: 2,
+		},
+		"records without a request UID are not merged": {
+			trail: []audit.Record{review(0, "", audit.VerdictDenied), review(1, "", audit.VerdictDenied)},
+			want:  "mallory denied 0|mallory denied 0", wantDenied: 2,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ix := audit.NewIndex(tc.trail)
+			var got []string
+			for _, a := range ix.Admissions(audit.Filter{}) {
+				got = append(got, fmt.Sprintf("%s %s %d", a.User.Name, a.Verdict, a.Reviews))
+				if !a.Time.Equal(qt(1)) && a.RequestUID == "req-1" {
+					t.Errorf("the request's time is %v, want its first review's %v", a.Time, qt(1))
+				}
+			}
+			if strings.Join(got, "|") != tc.want {
+				t.Errorf("admissions %q, want %q", got, tc.want)
+			}
+			if n := len(ix.Denied(audit.Filter{})); n != tc.wantDenied {
+				t.Errorf("%d denied, want %d", n, tc.wantDenied)
+			}
+			if n := len(ix.Changes(audit.Filter{})); n != tc.wantChanges {
+				t.Errorf("%d changes, want %d", n, tc.wantChanges)
+			}
+		})
 	}
 }

@@ -211,18 +211,19 @@ func TestAuthorshipAcrossReplicas(t *testing.T) {
 		t.Errorf("who granted tom.tech approve on purchaseorders: %s", jsonOf(grants))
 	}
 
-	// mallory's attempt is on record, with the reason.
-	denied := 0
+	// mallory's attempt is on record, with the reason. The API server may
+	// have called the webhook twice for it (an update first tried on stale
+	// cached state is tried again), so every denial in the trail is hers
+	// and the reader lists one attempt.
 	for _, rec := range trailA {
 		if rec.Event == audit.EventAdmission && rec.Admission.Verdict == audit.VerdictDenied {
-			denied++
 			if rec.Admission.User.Name != "mallory" || rec.Objects[0].Name != "admins" || !strings.Contains(rec.Admission.Reason, "privilege escalation") {
 				t.Errorf("denied admission: %+v %+v", rec.Admission, rec.Objects)
 			}
 		}
 	}
-	if denied != 1 {
-		t.Errorf("%d denied admissions recorded, want mallory's 1", denied)
+	if denied := audit.NewIndex(trailA).Denied(audit.Filter{Tenant: tenant}); len(denied) != 1 || denied[0].User.Name != "mallory" {
+		t.Errorf("denied attempts: %s, want mallory's 1", jsonOf(denied))
 	}
 }
 
