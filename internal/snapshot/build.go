@@ -21,6 +21,7 @@ import (
 // access; those are laid out but not served, so Counts leaves them out.
 func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, failClosed []*v1alpha1.FieldPolicy, chs []*v1alpha1.ApprovalChain) {
 	s := c.s
+	defer s.release()
 	c.internNames(roleNames, append(slices.Clone(groupNames), restrictOnly...), append(slices.Clone(fps), failClosed...), chs)
 	if !c.buildRoles(roleNames, groupNames) || !c.buildGroups(groupNames, restrictOnly) {
 		return
@@ -39,6 +40,18 @@ func (c *compiler) build(roleNames, groupNames, restrictOnly []string, fps, fail
 	// reported as problems, not served.
 	s.counts = Counts{Roles: len(s.roles), Groups: len(groupNames), Subjects: served,
 		FieldPolicies: len(fps), ApprovalChains: len(s.chains), Profiles: len(s.profiles)}
+}
+
+// release drops what the snapshot read from the decoded objects while
+// compiling, so that a kept snapshot holds its own tables and not its
+// input (the objects, their metadata and everything decoded under them).
+func (s *Snapshot) release() {
+	for _, r := range s.roles {
+		r.spec = nil
+	}
+	for _, g := range s.groups {
+		g.spec = nil
+	}
 }
 
 // internNames numbers modules and actions in sorted order, so the layout
@@ -148,7 +161,7 @@ func (c *compiler) buildGroups(groupNames, restrictOnly []string) bool {
 	s.matches = make([]Match, 0, nMatches)
 	for i, spec := range specs {
 		n := spec.Name
-		g := &group{name: n, attrs: spec.Spec.Attributes, spec: spec, restrictOnly: i >= len(groupNames)}
+		g := &group{name: n, attrs: spec.Spec.Attributes, written: spec.Spec.Restrictions, spec: spec, restrictOnly: i >= len(groupNames)}
 		for _, r := range spec.Spec.Roles {
 			ri := s.roleAt(string(r))
 			if !slices.Contains(g.roles, ri) {

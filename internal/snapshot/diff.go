@@ -117,7 +117,7 @@ func (s *Snapshot) profileKeys(p *profile) map[permKey][]string {
 	}
 	for _, gi := range p.groups {
 		g := s.groups[gi]
-		for _, r := range g.spec.Spec.Restrictions {
+		for _, r := range g.written {
 			for _, m := range r.Resources {
 				add(permKey{kind: "restriction", res: string(m), scope: string(r.Scope)}, g.name)
 			}
@@ -369,7 +369,7 @@ func samePermissions(old, new *Snapshot) func(o, n *profile) bool {
 			return out
 		}
 		for _, g := range s.groups {
-			out[g.name] = fmt.Sprintf("%v/%q", g.restrictOnly, g.spec.Spec.Restrictions)
+			out[g.name] = fmt.Sprintf("%v/%q", g.restrictOnly, g.written)
 		}
 		return out
 	}

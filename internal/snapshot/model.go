@@ -104,7 +104,9 @@ type role struct {
 	full  bool
 	flat  []*flatGrant // own grants, then each extended role's, without repeats
 	holds []int32      // this role and every role it extends, transitively, sorted
-	spec  *v1alpha1.Role
+	// spec is the Role as decoded, read while compiling only: release
+	// drops it so a kept snapshot does not keep its input alive.
+	spec *v1alpha1.Role
 }
 
 type restriction struct {
@@ -122,7 +124,11 @@ type group struct {
 	attrs        map[string]v1alpha1.AttributeValue
 	restrictions []restriction
 	ancestors    []int32 // the group and every group including it, sorted
-	spec         *v1alpha1.UserGroup
+	// written are the restrictions as written, for Diff.
+	written []v1alpha1.Restriction
+	// spec is the UserGroup as decoded, read while compiling only (see
+	// role.spec).
+	spec *v1alpha1.UserGroup
 	// restrictOnly marks a left-out group: it keeps restricting its
 	// members but grants nothing and is not served.
 	restrictOnly bool
