@@ -61,12 +61,11 @@ func (s *Server) changesData(r *http.Request, t *Tenant) (any, error) {
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return nil, badInput("since must be before until")
 	}
-	records, stats, err := audit.ReadPaths(s.opts.Trail, nil)
+	ix, stats, err := s.trail.index(s.opts.Trail)
 	if err != nil {
 		return nil, err
 	}
 	d.Stats = stats
-	ix := audit.NewIndex(records)
 	for _, c := range ix.Changes(f) {
 		e := changeEntry{Time: c.Time, Objects: []audit.Object{c.Object}, Served: c.Served, Source: c.Source}
 		if c.Admission != nil {

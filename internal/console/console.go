@@ -89,6 +89,7 @@ type Server struct {
 	state atomic.Pointer[State]
 	pages map[string]*template.Template // by page name
 	mux   *http.ServeMux
+	trail trailCache
 }
 
 // New loads the policy once and returns the console. A policy that cannot
