@@ -211,10 +211,12 @@ func TestAuthorshipAcrossReplicas(t *testing.T) {
 		t.Errorf("who granted tom.tech approve on purchaseorders: %s", jsonOf(grants))
 	}
 
-	// mallory's attempt is on record, with the reason. The API server may
-	// have called the webhook twice for it (an update first tried on stale
-	// cached state is tried again), so every denial in the trail is hers
-	// and the reader lists one attempt.
+	// mallory's attempt is on record, with the reason. Every denial in the
+	// trail is hers; there may be more than one: the API server calls the
+	// webhook again when it first tried the update on stale cached state
+	// (one request, which the reader lists once), and when that retry
+	// meets the newer resourceVersion it answers Conflict, so update sends
+	// her request again (two requests).
 	for _, rec := range trailA {
 		if rec.Event == audit.EventAdmission && rec.Admission.Verdict == audit.VerdictDenied {
 			if rec.Admission.User.Name != "mallory" || rec.Objects[0].Name != "admins" || !strings.Contains(rec.Admission.Reason, "privilege escalation") {
@@ -222,8 +224,14 @@ func TestAuthorshipAcrossReplicas(t *testing.T) {
 			}
 		}
 	}
-	if denied := audit.NewIndex(trailA).Denied(audit.Filter{Tenant: tenant}); len(denied) != 1 || denied[0].User.Name != "mallory" {
-		t.Errorf("denied attempts: %s, want mallory's 1", jsonOf(denied))
+	denied := audit.NewIndex(trailA).Denied(audit.Filter{Tenant: tenant})
+	if len(denied) == 0 || len(denied) > retry.DefaultRetry.Steps {
+		t.Errorf("denied attempts: %s, want mallory's", jsonOf(denied))
+	}
+	for _, a := range denied {
+		if a.User.Name != "mallory" {
+			t.Errorf("denied attempt of %q, want mallory's only", a.User.Name)
+		}
 	}
 }
 
