@@ -34,6 +34,14 @@ func sortedNames[T ~string](xs []T) []T {
 // sets are sorted and defaults are filled in, so that equivalent inputs in
 // any order hash alike.
 func revision(tenant string, objs Objects) string {
+	return RevisionOfParts(tenant, RevisionParts(objs))
+}
+
+// RevisionParts returns the canonical encoding of each object of objs, sorted:
+// what a revision hashes. RevisionOfParts(tenant, RevisionParts(objs)) is
+// RevisionOf(tenant, objs); a caller that keeps the parts of several object
+// sets can hash combinations of them without encoding objects again.
+func RevisionParts(objs Objects) [][]byte {
 	var all []canonObject
 	for i := range objs.Roles {
 		sp := *objs.Roles[i].Spec.DeepCopy()
@@ -90,10 +98,16 @@ func revision(tenant string, objs Objects) string {
 		enc[i] = b
 	}
 	slices.SortFunc(enc, func(a, b []byte) int { return slices.Compare(a, b) })
+	return enc
+}
+
+// RevisionOfParts hashes sorted parts (see RevisionParts) into tenant's
+// revision.
+func RevisionOfParts(tenant string, parts [][]byte) string {
 	h := sha256.New()
 	t, _ := json.Marshal(tenant)
 	h.Write(t)
-	for _, b := range enc {
+	for _, b := range parts {
 		h.Write([]byte{'\n'})
 		h.Write(b)
 	}

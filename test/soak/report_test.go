@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 )
 
 // ---- the report ----
@@ -40,7 +42,28 @@ func (run *soakRun) report() string {
 			}
 		}
 		fmt.Fprintf(&b, "seconds with answers at unknown revisions: %s\n", strings.Join(secs, " "))
+		if len(run.unknownRevs) > 0 {
+			records, _, err := audit.ReadPaths([]string{run.h.replicas[0].audit}, nil)
+			fmt.Fprintf(&b, "unknown revisions of %s, from its audit trail (read error: %v):\n", run.h.replicas[0].name, err)
+			for _, tn := range run.tenants {
+				for i, rev := range run.unknownRevs[tn] {
+					if i == 5 {
+						fmt.Fprintf(&b, "  %s: %d more\n", tn.name, len(run.unknownRevs[tn])-i)
+						break
+					}
+					fmt.Fprintf(&b, "  %s: %s\n", tn.name, tn.composition(records, rev, 4))
+				}
+			}
+		}
 	}
+	var searches int
+	var searchTime time.Duration
+	for _, tn := range run.tenants {
+		tn.mu.Lock()
+		searches, searchTime = searches+tn.searches, searchTime+tn.searchTime
+		tn.mu.Unlock()
+	}
+	fmt.Fprintf(&b, "searches for mixes of two states: %d, %s in all\n", searches, searchTime.Round(time.Millisecond))
 	fmt.Fprintf(&b, "changes applied: %d (apply errors, retried: %d); invalid changes rejected by the webhook: %d, admitted: %d\n",
 		run.changes.Load(), run.changeErrors.Load(), run.invalidRejected.Load(), run.invalidAccepted.Load())
 	inFault := func(at time.Time) bool {

@@ -44,7 +44,10 @@ type soakRun struct {
 	propag    map[string][]propSample
 	samples   []sample
 	unknownAt []time.Duration // when answers came at unknown revisions
-	faultLogs []faultLog
+	// unknownRevs are the unknown revisions replica-1 (whose trail is a
+	// file) answered at, per tenant, in order seen.
+	unknownRevs map[*tenant][]string
+	faultLogs   []faultLog
 
 	propagations sync.WaitGroup
 }
@@ -144,6 +147,12 @@ func (run *soakRun) load(ctx context.Context, r *replica, rate int) {
 				}
 				run.mu.Lock()
 				run.unknownAt = append(run.unknownAt, time.Since(run.start))
+				if r == run.h.replicas[0] && !slices.Contains(run.unknownRevs[tn], a.Context.Revision) {
+					if run.unknownRevs == nil {
+						run.unknownRevs = map[*tenant][]string{}
+					}
+					run.unknownRevs[tn] = append(run.unknownRevs[tn], a.Context.Revision)
+				}
 				run.mu.Unlock()
 				run.countError(r.name + ": answer at an unknown revision")
 				return
@@ -252,6 +261,9 @@ func (run *soakRun) churn(ctx context.Context, rate int) {
 			err := run.h.apply(ctx, obj)
 			if err == nil {
 				st := tn.record(next, cur.extra, time.Now())
+				if ao, ok := obj.(accessv1.AccessObject); ok {
+					tn.noteApplied(ao, st.seq)
+				}
 				run.changes.Add(1)
 				run.propagate(tn, st)
 				break

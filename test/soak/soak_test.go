@@ -101,8 +101,10 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d wrong answers (first: %s)", n, run.firstWrong.Load())
 	}
 	// An answer at a revision the harness cannot reconstruct is not
-	// checked; a few are (docs/reliability.md), more would hide mistakes.
-	if total := run.checked.Load(); total == 0 || run.unknown.Load()*50 > total {
+	// checked. Every one seen so far was a mix of two states' kinds, which
+	// the harness now checks (docs/reliability.md); any left would hide
+	// mistakes, and the report shows what they were compiled from.
+	if total := run.checked.Load(); total == 0 || run.unknown.Load()*1000 > total {
 		t.Errorf("%d answers checked, %d at a revision the churner never applied", total, run.unknown.Load())
 	}
 	if run.changes.Load() == 0 {

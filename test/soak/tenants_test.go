@@ -3,8 +3,11 @@
 package soak
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +32,10 @@ type state struct {
 	extra    []accessv1.Role // admitted invalid roles (left out; no effect on answers)
 	revision string
 	acked    time.Time
+	// roleParts and otherParts are the state's revision parts
+	// (snapshot.RevisionParts) of its Roles and of its other objects, for
+	// hashing mixes of states (see mixed); set for recent states.
+	roleParts, otherParts [][]byte
 }
 
 type tenant struct {
@@ -45,6 +52,14 @@ type tenant struct {
 	// their Roles and UserGroups (see mixed).
 	recent []*state
 	mixes  map[string]*state // revisions of such mixes already found
+	// notMixed are revisions found to be no such mix, with nextSeq then.
+	notMixed map[string]int
+	// searches and searchTime count the searches for mixes.
+	searches   int
+	searchTime time.Duration
+	// versions maps each stored object version (versionKey) to the state
+	// whose apply stored it.
+	versions map[string]int
 }
 
 func newTenant(name string, cfg tenantgen.Config) *tenant {
@@ -63,57 +78,86 @@ func objectsOf(m *tenantgen.Model, extra []accessv1.Role) snapshot.Objects {
 }
 
 func (tn *tenant) record(m *tenantgen.Model, extra []accessv1.Role, acked time.Time) *state {
+	parts := snapshot.RevisionParts(objectsOf(m, extra))
+	rev := snapshot.RevisionOfParts(tn.name, parts)
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
-	rev := snapshot.RevisionOf(tn.name, objectsOf(m, extra))
-	if st, ok := tn.byRevision[rev]; ok {
-		// The same content again (a change undone): it is now the latest.
-		tn.nextSeq++
-		st.seq, st.acked = tn.nextSeq, acked
-		tn.cur = st
-		return st
-	}
 	tn.nextSeq++
-	st := &state{seq: tn.nextSeq, model: m, extra: extra, revision: rev, acked: acked}
-	tn.byRevision[rev] = st
+	st, ok := tn.byRevision[rev]
+	if !ok {
+		st = &state{model: m, extra: extra, revision: rev}
+		tn.byRevision[rev] = st
+	}
+	// A state registered as possible before its apply was acknowledged,
+	// or the same content again (a change undone), is now the latest.
+	st.seq, st.acked = tn.nextSeq, acked
+	st.roleParts, st.otherParts = splitParts(parts)
 	tn.cur = st
-	tn.recent = append(tn.recent, st)
+	tn.recent = append(slices.DeleteFunc(tn.recent, func(x *state) bool { return x == st }), st)
 	if len(tn.recent) > 40 {
+		tn.recent[0].roleParts, tn.recent[0].otherParts = nil, nil
 		tn.recent = tn.recent[1:]
 	}
 	return st
 }
 
+// splitParts splits sorted revision parts into those of Roles and the rest.
+func splitParts(parts [][]byte) (roles, others [][]byte) {
+	for _, p := range parts {
+		var kind struct {
+			K string `json:"k"`
+		}
+		if err := json.Unmarshal(p, &kind); err == nil && kind.K == accessv1.KindRole {
+			roles = append(roles, p)
+		} else {
+			others = append(others, p)
+		}
+	}
+	return roles, others
+}
+
 // mixed finds a state that combines the Roles of one recent state with the
 // UserGroups of another: the informers of different kinds deliver events
-// independently, so a compile can see a Role change before an earlier
-// UserGroup change, or after a later one. Such a revision was compiled
-// from real object versions, just not from one applied state; answers at
-// it are checked against exactly that combination.
+// independently (after an API server restart, one kind's watch may resume
+// seconds after another's), so a compile can see a Role change before an
+// earlier UserGroup change, or after a later one. Such a revision was
+// compiled from real object versions, just not from one applied state;
+// answers at it are checked against exactly that combination. Revisions
+// that are no such mix are remembered too, as the search hashes every pair.
 func (tn *tenant) mixed(rev string) *state {
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
 	if st, ok := tn.mixes[rev]; ok {
 		return st
 	}
+	if seq, ok := tn.notMixed[rev]; ok && seq == tn.nextSeq {
+		return nil // searched, and no state was recorded since
+	}
+	if tn.mixes == nil {
+		tn.mixes, tn.notMixed = map[string]*state{}, map[string]int{}
+	}
+	start := time.Now()
+	defer func() { tn.searches++; tn.searchTime += time.Since(start) }()
+	var parts [][]byte
 	for _, ri := range tn.recent {
 		for _, gi := range tn.recent {
 			if ri == gi {
 				continue
 			}
+			parts = append(append(parts[:0], ri.roleParts...), gi.otherParts...)
+			slices.SortFunc(parts, bytes.Compare)
+			if snapshot.RevisionOfParts(tn.name, parts) != rev {
+				continue
+			}
 			m := gi.model.Clone()
 			m.Roles = ri.model.Clone().Roles
 			m.Reindex()
-			if snapshot.RevisionOf(tn.name, objectsOf(m, ri.extra)) == rev {
-				st := &state{seq: max(ri.seq, gi.seq), model: m, extra: ri.extra, revision: rev}
-				if tn.mixes == nil {
-					tn.mixes = map[string]*state{}
-				}
-				tn.mixes[rev] = st
-				return st
-			}
+			st := &state{seq: max(ri.seq, gi.seq), model: m, extra: ri.extra, revision: rev}
+			tn.mixes[rev] = st
+			return st
 		}
 	}
+	tn.notMixed[rev] = tn.nextSeq
 	return nil
 }
 
