@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,8 @@ func TestChangesTrailReadOncePerState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		if _, err := f.Write(src); err != nil {
+		_, werr := f.Write(src)
+		if err := errors.Join(werr, f.Close()); err != nil {
 			t.Fatal(err)
 		}
 	}

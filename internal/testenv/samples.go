@@ -1,15 +1,11 @@
 package testenv
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -34,23 +30,16 @@ func Samples(dir string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
-		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := decoder.Decode(&obj.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("%s: %w", file, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
+		decoded, err := DecodeAll(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		for _, obj := range decoded {
 			if obj.GetKind() != "Namespace" && kust.Namespace != "" {
 				obj.SetNamespace(kust.Namespace)
 			}
-			objs = append(objs, obj)
 		}
+		objs = append(objs, decoded...)
 	}
 	return objs, nil
 }

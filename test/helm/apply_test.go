@@ -2,7 +2,6 @@ package helm_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -94,30 +92,9 @@ func TestApply(t *testing.T) {
 // apply server-side applies obj and returns what the API server stored.
 func apply(ctx context.Context, t *testing.T, dyn dynamic.Interface, mapper meta.ResettableRESTMapper, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	gvk := obj.GroupVersionKind()
-	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		mapper.Reset()
-		m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	if err != nil {
-		t.Fatalf("%s %s: %v", gvk.Kind, obj.GetName(), err)
-	}
-	data, err := json.Marshal(obj.Object)
+	out, err := testenv.Apply(ctx, dyn, mapper, obj, "gatehouse-helm-test")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ri = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
-	}
-	force := true
-	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "gatehouse-helm-test", Force: &force})
-	if err != nil {
-		t.Fatalf("server-side apply %s %s/%s: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	if out.GetUID() == "" {
-		t.Fatalf("%s %s: applied without a UID", gvk.Kind, obj.GetName())
 	}
 	return out
 }
