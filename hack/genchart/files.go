@@ -187,6 +187,11 @@ audit:
     # request; mount it with extraVolumes/extraVolumeMounts (e.g. a
     # projected ServiceAccount token).
     tokenFile: ""
+    # Directory where records are journaled until delivered
+    # (--audit-http-spool-dir), so they survive restarts and crashes; one
+    # per replica: mount a volume there with extraVolumes/extraVolumeMounts
+    # (an emptyDir survives container restarts).
+    spoolDir: ""
   # Fail closed: serve a change, and admit one, only once its audit record
   # is delivered to every sink (--audit-required).
   required: false
@@ -250,7 +255,7 @@ hack/helm.sh install gatehouse charts/gatehouse --set certificates.mode=builtIn
 | ` + "`leaderElection.enabled`" + ` | ` + fmt.Sprint(v.leaderElect) + ` | ` + "`--leader-elect`" + ` |
 | ` + "`sharding.shard`, `sharding.default`" + ` | empty, false | ` + "`--shard`, `--shard-default`" + ` |
 | ` + "`tenantLimits.*`" + ` | the manager's defaults | one per ` + "`--tenant-max-*`" + ` flag, always passed |
-| ` + "`audit.log`, `audit.http.url`, `audit.http.tokenFile`, `audit.required`" + ` | unset | ` + "`--audit-log`, `--audit-http-url`, `--audit-http-token-file`, `--audit-required`" + ` |
+| ` + "`audit.log`, `audit.http.url`, `audit.http.tokenFile`, `audit.http.spoolDir`, `audit.required`" + ` | unset | ` + "`--audit-log`, `--audit-http-url`, `--audit-http-token-file`, `--audit-http-spool-dir`, `--audit-required`" + ` |
 | ` + "`extraArgs`, `extraVolumes`, `extraVolumeMounts`" + ` | empty | appended to the manager's |
 | ` + "`nodeSelector`, `tolerations`, `affinity`" + ` | empty | the manager's pods |
 ` + partRows(v.parts) + `

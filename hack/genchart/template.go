@@ -159,6 +159,7 @@ func (g *gen) deploymentValues(o obj) error {
 		str(".Values.audit.log", "audit-log", ".Values.audit.log"),
 		str(".Values.audit.http.url", "audit-http-url", ".Values.audit.http.url"),
 		str(".Values.audit.http.tokenFile", "audit-http-token-file", ".Values.audit.http.tokenFile"),
+		str(".Values.audit.http.spoolDir", "audit-http-spool-dir", ".Values.audit.http.spoolDir"),
 		optional{".Values.audit.required", "--audit-required"},
 		block(func(col int) []string {
 			return []string{"{{- range .Values.extraArgs }}", strings.Repeat(" ", col) + "- {{ . | quote }}", "{{- end }}"}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,11 @@ type HTTPOptions struct {
 	Logger *slog.Logger
 	// Counters count queued, delivered, dropped and retried (nil: nothing).
 	Counters Counters
+	// SpoolDir, when set, is a directory only this sink uses (it is
+	// locked) where every accepted record is journaled before it is
+	// queued: records still undelivered when the process stops, crashes or
+	// is killed are sent by the next sink opened on it (see HTTPSink).
+	SpoolDir string
 }
 
 // maxEchoed is the most characters of an option value or a response body
@@ -186,6 +192,8 @@ type pending struct {
 	event  json.RawMessage
 	id     string
 	tenant string
+	// pos is where the spool holds the record; zero when it does not.
+	pos spoolPos
 	// done, when not nil, receives the record's fate: nil once delivered,
 	// an error once dropped. It has room for that one value.
 	done chan error
@@ -208,8 +216,16 @@ type pending struct {
 // blocks), when the receiver refuses a batch with another 4xx or a single
 // record is too large even alone after 413 splitting (reason "rejected"),
 // and when Close's context ends before everything is delivered (reason
-// "closed"). The queue is in memory only: records queued or in flight when
-// the process crashes or is killed are lost, uncounted. Write with wait,
+// "closed"). Without a spool the queue is in memory only: records queued
+// or in flight when the process crashes or is killed are lost, uncounted.
+// With HTTPOptions.SpoolDir every accepted record is first appended to a
+// journal there (written to the kernel, not synced: it survives the
+// process, not a machine crash), and the sink marks what is settled after
+// each batch; the next sink opened on the directory sends what was not
+// settled first, so records survive stops, crashes and kills, and Close
+// keeps (rather than drops) what it could not deliver. A record the
+// journal cannot take (disk full) is queued in memory only, and logged.
+// Write with wait,
 // which Trail makes for every record with Options.Required, returns nil
 // only once the receiver acknowledged that record with a 2xx, so a compile
 // whose record is required is served only after its record was delivered;
@@ -234,6 +250,8 @@ type HTTPSink struct {
 	abort    context.CancelFunc
 	stopped  chan struct{} // closed when the sender returns
 	dropped  int           // records the sender dropped at Close (read after stopped)
+	kept     int           // records left in the spool at Close (read after stopped)
+	spool    *spool        // nil without SpoolDir; guarded by mu
 	closeErr error
 	once     sync.Once
 }
@@ -290,6 +308,20 @@ func NewHTTPSink(opts HTTPOptions) (*HTTPSink, error) {
 	if s.counters = opts.Counters; s.counters == nil {
 		s.counters = noCounters{}
 	}
+	if opts.SpoolDir != "" {
+		sp, replay, err := openSpool(opts.SpoolDir)
+		if err != nil {
+			return nil, err
+		}
+		s.spool = sp
+		for _, r := range replay {
+			s.queue = append(s.queue, &pending{event: r.event, id: r.id, tenant: r.tenant, pos: r.pos})
+		}
+		if len(replay) > 0 {
+			s.counters.HTTPQueued(len(replay))
+			s.log.Info("audit: sending the records an earlier sink left in the spool", "records", len(replay))
+		}
+	}
 	s.sendCtx, s.abort = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
@@ -322,6 +354,13 @@ func (s *HTTPSink) Write(ctx context.Context, r *Record, wait bool) error {
 		s.mu.Unlock()
 		s.counters.HTTPDropped(DropFull, 1)
 		return fmt.Errorf("%w (%d records held; record of tenant %s, event %s)", ErrBufferFull, s.opts.BufferSize, r.Tenant, r.Event)
+	}
+	if s.spool != nil {
+		pos, err := s.spool.append(raw)
+		if err != nil {
+			s.log.Error("audit: the spool did not take a record; it is queued in memory only", "error", err.Error(), "id", p.id)
+		}
+		p.pos = pos
 	}
 	s.queue = append(s.queue, p)
 	s.mu.Unlock()
@@ -361,6 +400,17 @@ func (s *HTTPSink) Close(ctx context.Context) error {
 			<-s.stopped
 		}
 		s.abort()
+		if s.spool != nil {
+			s.mu.Lock()
+			err := s.spool.close()
+			s.mu.Unlock()
+			if err != nil {
+				s.log.Error("audit: closing the spool", "error", err.Error())
+			}
+		}
+		if s.kept > 0 {
+			s.log.Info("audit: HTTP sink closed; undelivered records stay in the spool for the next start", "records", s.kept)
+		}
 		if s.dropped > 0 {
 			s.closeErr = fmt.Errorf("audit: HTTP sink closed before delivering %d records, dropped: %w", s.dropped, context.Cause(ctx))
 		}
@@ -431,6 +481,9 @@ func (s *HTTPSink) finish(ps []*pending, reason string, err error) {
 	}
 	s.mu.Lock()
 	s.inFlight -= len(ps)
+	if s.spool != nil && reason != DropClosed {
+		s.settle(ps)
+	}
 	s.mu.Unlock()
 	s.counters.HTTPQueued(-len(ps))
 	if err == nil {
@@ -445,9 +498,43 @@ func (s *HTTPSink) finish(ps []*pending, reason string, err error) {
 	}
 }
 
+// settle marks the spool settled up to the last spooled record of ps
+// (records settle in order). Called with mu held.
+func (s *HTTPSink) settle(ps []*pending) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].pos != (spoolPos{}) {
+			if err := s.spool.settle(ps[i].pos); err != nil {
+				// Not fatal: the records are sent again by the next sink.
+				s.log.Error("audit: marking delivered records in the spool", "error", err.Error())
+			}
+			return
+		}
+	}
+}
+
 func (s *HTTPSink) dropClosed(ps []*pending) {
 	if len(ps) == 0 {
 		return
+	}
+	if s.spool != nil {
+		// Spooled records are not lost: the next sink sends them.
+		kept := slices.DeleteFunc(slices.Clone(ps), func(p *pending) bool { return p.pos == (spoolPos{}) })
+		if len(kept) > 0 {
+			s.kept += len(kept)
+			s.mu.Lock()
+			s.inFlight -= len(kept)
+			s.mu.Unlock()
+			s.counters.HTTPQueued(-len(kept))
+			for _, p := range kept {
+				if p.done != nil {
+					p.done <- errors.New("audit: HTTP sink closed before the record was delivered; it stays in the spool for the next start")
+				}
+			}
+		}
+		ps = slices.DeleteFunc(ps, func(p *pending) bool { return p.pos != (spoolPos{}) })
+		if len(ps) == 0 {
+			return
+		}
 	}
 	s.dropped += len(ps)
 	s.log.Error("audit: HTTP sink closed before delivering records, dropping them", "records", len(ps))
