@@ -50,6 +50,8 @@ type harness struct {
 	replicas []*replica
 	// restartable control plane processes (found by their arguments).
 	apiserverArgs, etcdArgs procSpec
+	// auditRx receives replica 1's audit trail over HTTP.
+	auditRx *auditReceiver
 }
 
 func newHarness(t *testing.T) *harness {
@@ -113,6 +115,10 @@ func (h *harness) start(ctx context.Context) {
 		t.Fatalf("building the manager: %v\n%s", err, out)
 	}
 	wh := env.WebhookInstallOptions
+	if h.auditRx, err = newAuditReceiver(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.auditRx.srv.Close)
 	// Replica 1 serves the webhook envtest registered (one URL); replica 2
 	// writes its audit trail to /dev/full: the audit destination failing,
 	// for the whole run (the default serves anyway, and counts the loss).
@@ -122,7 +128,9 @@ func (h *harness) start(ctx context.Context) {
 			// certificate, named explicitly: --authz-insecure-plain-http
 			// (every replica's) means plain HTTP when no certificate is.
 			extra: []string{"--webhook-cert-dir=" + wh.LocalServingCertDir, "--webhook-port=" + strconv.Itoa(wh.LocalServingPort),
-				"--authz-cert-file=" + filepath.Join(wh.LocalServingCertDir, "tls.crt"), "--authz-key-file=" + filepath.Join(wh.LocalServingCertDir, "tls.key")}},
+				"--authz-cert-file=" + filepath.Join(wh.LocalServingCertDir, "tls.crt"), "--authz-key-file=" + filepath.Join(wh.LocalServingCertDir, "tls.key"),
+				"--audit-http-url=" + h.auditRx.srv.URL, "--audit-http-spool-dir=" + spoolDir(h.dir, "replica-1")},
+			spool: spoolDir(h.dir, "replica-1")},
 		{name: "replica-2", bin: bin, kubeconfig: kubeconfig, dir: h.dir, audit: "/dev/full"},
 	}
 	pool := x509.NewCertPool()
@@ -161,6 +169,7 @@ func writeKubeconfig(t *testing.T, c *rest.Config, path string) {
 
 type replica struct {
 	name, bin, kubeconfig, dir, audit string
+	spool                             string // its audit spool directory, if any
 	extra                             []string
 	authz, probe, metrics             int
 	logPath                           string

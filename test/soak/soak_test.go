@@ -89,13 +89,18 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Go(func() { run.monitor() })
 	wg.Go(func() { run.faults(ctx, duration) })
+	wg.Go(func() { h.auditRx.outages(run.start, run.end) })
 	wg.Wait()
 	run.propagations.Wait()
-
-	rep := run.report()
+	rep := run.report() // reads the replicas' metrics: before the kill below
+	auditLine, auditErr := run.auditDelivery()
+	rep += auditLine
 	t.Log("\n" + rep)
 	if path := os.Getenv("SOAK_REPORT"); path != "" {
 		_ = os.WriteFile(path, []byte(rep), 0o644)
+	}
+	if auditErr != nil {
+		t.Error(auditErr)
 	}
 	if n := run.wrong.Load(); n > 0 {
 		t.Errorf("%d wrong answers (first: %s)", n, run.firstWrong.Load())
