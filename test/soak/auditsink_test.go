@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -92,10 +93,25 @@ func (rx *auditReceiver) outages(start, end time.Time) {
 // records), sends what its spool holds with a sink of our own, and checks
 // that every record of its file trail written before the kill reached the
 // receiver. It returns the report's lines and a failure, if any.
-func (run *soakRun) auditDelivery() (string, error) {
+func (run *soakRun) auditDelivery(ctx context.Context) (string, error) {
 	rx, r := run.h.auditRx, run.h.replicas[0]
 	rx.down.Store(true)
-	time.Sleep(2 * time.Second) // records queue behind the outage
+	// Records queue behind the outage: three changes, each served (so
+	// compiled and recorded) by replica 1 before the next.
+	tn := run.tenants[len(run.tenants)-1]
+	rnd := rand.New(rand.NewPCG(7, 7))
+	for range 3 {
+		next := tn.current().model.Clone()
+		obj := mutate(next, rnd)
+		next.Reindex()
+		if err := run.h.apply(ctx, obj); err != nil {
+			return "", fmt.Errorf("a change before the kill: %w", err)
+		}
+		st := tn.record(next, tn.current().extra, time.Now())
+		if !waitFor(30*time.Second, 20*time.Millisecond, func() bool { rev, _ := r.revision(tn); return rev == st.revision }) {
+			return "", fmt.Errorf("replica-1 did not serve %s's revision %s", tn.name, st.revision)
+		}
+	}
 	killed := time.Now()
 	r.kill()
 	// The kill releases the spool's lock; open it as the next start would.

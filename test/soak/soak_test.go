@@ -93,7 +93,7 @@ func TestSoak(t *testing.T) {
 	wg.Wait()
 	run.propagations.Wait()
 	rep := run.report() // reads the replicas' metrics: before the kill below
-	auditLine, auditErr := run.auditDelivery()
+	auditLine, auditErr := run.auditDelivery(ctx)
 	rep += auditLine
 	t.Log("\n" + rep)
 	if path := os.Getenv("SOAK_REPORT"); path != "" {
