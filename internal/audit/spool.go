@@ -113,10 +113,19 @@ func openSpool(dir string) (*spool, []spooledRecord, error) {
 	if len(sp.segs) > 0 {
 		next = sp.segs[len(sp.segs)-1] + 1
 	}
+	// Segments before the first unsettled record (all of them when none
+	// is) are done with, empty ones of earlier starts included.
+	live := next
+	if len(replay) > 0 {
+		live = replay[0].pos.seg
+	}
+	for len(sp.segs) > 0 && sp.segs[0] < live {
+		_ = os.Remove(filepath.Join(dir, segmentName(sp.segs[0])))
+		sp.segs = sp.segs[1:]
+	}
 	if err := sp.startSegment(next); err != nil {
 		return fail(err)
 	}
-	sp.removeSettled()
 	return sp, replay, nil
 }
 
