@@ -109,9 +109,12 @@ func openSpool(dir string) (*spool, []spooledRecord, error) {
 		}
 		replay = append(replay, recs...)
 	}
-	next := uint64(1)
+	// New records go after every segment and after the settled mark: a
+	// mark past the last segment (its segments deleted, the start that
+	// would have made the next one crashed) must not cover them.
+	next := sp.settled.seg + 1
 	if len(sp.segs) > 0 {
-		next = sp.segs[len(sp.segs)-1] + 1
+		next = max(next, sp.segs[len(sp.segs)-1]+1)
 	}
 	// Segments before the first unsettled record (all of them when none
 	// is) are done with, empty ones of earlier starts included.
