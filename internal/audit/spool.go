@@ -31,6 +31,10 @@ import (
 // (a variable for tests).
 var spoolSegmentBytes int64 = 4 << 20
 
+// maxSegment bounds segment numbers far below overflow (a segment a
+// microsecond would take half a million years to reach it).
+const maxSegment = 1 << 62
+
 const (
 	spoolSettledFile = "settled"
 	spoolLockFile    = "lock"
@@ -94,6 +98,9 @@ func openSpool(dir string) (*spool, []spooledRecord, error) {
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), spoolSegmentExt)
 		if seg, err := strconv.ParseUint(name, 10, 64); ok && err == nil && e.Type().IsRegular() {
+			if seg >= maxSegment {
+				return fail(fmt.Errorf("%s is past the last segment number", prefix(e.Name(), 32)))
+			}
 			sp.segs = append(sp.segs, seg)
 		}
 	}
@@ -115,6 +122,9 @@ func openSpool(dir string) (*spool, []spooledRecord, error) {
 	next := sp.settled.seg + 1
 	if len(sp.segs) > 0 {
 		next = max(next, sp.segs[len(sp.segs)-1]+1)
+	}
+	if next >= maxSegment {
+		return fail(errors.New("the spool's segment numbers are used up; move the directory aside"))
 	}
 	// Segments before the first unsettled record (all of them when none
 	// is) are done with, empty ones of earlier starts included.
@@ -142,7 +152,7 @@ func readSettled(path string) (spoolPos, error) {
 		return spoolPos{}, err
 	}
 	var p spoolPos
-	if _, err := fmt.Sscanf(string(raw), "%d %d\n", &p.seg, &p.line); err != nil || p.line < 0 {
+	if _, err := fmt.Sscanf(string(raw), "%d %d\n", &p.seg, &p.line); err != nil || p.line < 0 || p.seg >= maxSegment {
 		return spoolPos{}, fmt.Errorf("%s is not a spool position (%s)", spoolSettledFile, prefix(string(raw), 32))
 	}
 	return p, nil

@@ -21,6 +21,8 @@ func FuzzSpoolOpen(f *testing.F) {
 		{"not json\n", ""},
 		{ev + "\n", "x y"},
 		{"", "18446744073709551615 -1\n"},
+		{ev + "\n", "18446744073709551615 0\n"},
+		{ev + "\n", "4611686018427387904 3\n"},
 	} {
 		f.Add([]byte(seed.segment), []byte(seed.settled))
 	}
