@@ -54,12 +54,18 @@ func DescribeMatch(m *snapshot.Match) string {
 	if m.FullAccess || m.Permission < 0 {
 		return s + ": fullAccess"
 	}
-	s += ": spec.permissions[" + strconv.Itoa(m.Permission) + "]"
+	return s + ": " + permissionText(m, ", ")
+}
+
+// permissionText is a grant's permission, scope and condition, joined by
+// sep: `spec.permissions[2]<sep>scope unit<sep>when …`.
+func permissionText(m *snapshot.Match, sep string) string {
+	s := "spec.permissions[" + strconv.Itoa(m.Permission) + "]"
 	if m.Scope != "" {
-		s += ", scope " + m.Scope
+		s += sep + "scope " + m.Scope
 	}
 	if m.When != "" {
-		s += ", when " + m.When
+		s += sep + "when " + m.When
 	}
 	return s
 }
@@ -77,14 +83,7 @@ func GrantText(m *snapshot.Match) string {
 	if m.From != "" {
 		role = m.From
 	}
-	s := role + ".spec.permissions[" + strconv.Itoa(m.Permission) + "]"
-	if m.Scope != "" {
-		s += " scope " + m.Scope
-	}
-	if m.When != "" {
-		s += " when " + m.When
-	}
-	return s
+	return role + "." + permissionText(m, " ")
 }
 
 // FilterText renders a plan's filter for people, e.g.
