@@ -165,7 +165,8 @@ func NewIndex(records []Record) *Index {
 		keys              string
 	}
 	servedBy := map[servedKey]*Served{}
-	byRequest := map[string]int{} // request UID → index in ix.admissions
+	type request struct{ tenant, uid string }
+	byRequest := map[request]int{} // an API request → its entry in ix.admissions
 	for i := range recs {
 		r := &recs[i]
 		switch r.Event {
@@ -175,12 +176,13 @@ func NewIndex(records []Record) *Index {
 			}
 			o := r.Objects[0]
 			entry := AdmissionEntry{Time: r.Time, Tenant: r.Tenant, Replica: r.Replica, Object: o, Admission: *r.Admission}
-			if j, again := byRequest[r.Admission.RequestUID]; again && r.Admission.RequestUID != "" {
+			req := request{r.Tenant, r.Admission.RequestUID}
+			if j, again := byRequest[req]; again && req.uid != "" {
 				entry.Time = ix.admissions[j].Time // when the request came
 				entry.Reviews = max(ix.admissions[j].Reviews, 1) + 1
 				ix.admissions[j] = entry
 			} else {
-				byRequest[r.Admission.RequestUID] = len(ix.admissions)
+				byRequest[req] = len(ix.admissions)
 				ix.admissions = append(ix.admissions, entry)
 			}
 			if r.Admission.Verdict != VerdictAdmitted {

@@ -171,9 +171,12 @@ func readSegment(path string, seg uint64, settled spoolPos) ([]spooledRecord, er
 	var out []spooledRecord
 	rd := bufio.NewReaderSize(f, 64<<10)
 	for line := 1; ; line++ {
-		raw, err := rd.ReadBytes('\n')
+		raw, err := readLine(rd)
 		if errors.Is(err, io.EOF) {
 			return out, nil // a torn last line, or none
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, fmt.Errorf("%s line %d is longer than %d bytes", filepath.Base(path), line, MaxLineSize)
 		}
 		if err != nil {
 			return nil, err
@@ -190,6 +193,23 @@ func readSegment(path string, seg uint64, settled spoolPos) ([]spooledRecord, er
 				return nil, fmt.Errorf("%s line %d is not a spooled CloudEvent", filepath.Base(path), line)
 			}
 			out = append(out, spooledRecord{event: raw, id: ev.ID, tenant: ev.Data.Tenant, pos: spoolPos{seg, line}})
+		}
+	}
+}
+
+// readLine reads up to and including the next newline: io.EOF when the
+// stream ends first (with or without a torn line), bufio.ErrBufferFull past
+// MaxLineSize, as the trail reader bounds a line.
+func readLine(rd *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := rd.ReadSlice('\n')
+		if len(line)+len(chunk) > MaxLineSize {
+			return nil, bufio.ErrBufferFull
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
 		}
 	}
 }

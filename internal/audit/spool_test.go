@@ -184,6 +184,16 @@ func TestHTTPSinkSpoolRefusesWhatIsNotItsOwn(t *testing.T) {
 			want:  "00000000000000000007.jsonl line 1 is not a spooled CloudEvent",
 			lacks: "password",
 		},
+		"a line past the trail reader's bound": {
+			prepare: func(t *testing.T, dir string) {
+				huge := strings.Repeat("x", MaxLineSize+1) + "\n"
+				if err := os.WriteFile(filepath.Join(dir, segmentName(3)), []byte(huge), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:  "00000000000000000003.jsonl line 1 is longer than",
+			lacks: "xxxx",
+		},
 		"a settled mark that is not a position": {
 			prepare: func(t *testing.T, dir string) {
 				if err := os.WriteFile(filepath.Join(dir, spoolSettledFile), []byte("token="+strings.Repeat("t", 100)), 0o600); err != nil {
